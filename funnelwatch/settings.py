@@ -1,0 +1,121 @@
+"""The one typed settings object of funnelwatch.
+
+Every setting is a field below: its environment variable is ``FUNNELWATCH_`` plus
+the field name in upper case, its default is the field default, and its
+description is the documentation (``funnelwatch settings`` prints them all).
+Settings are read once, by :func:`load_settings`; nothing else reads the
+environment. Secrets (the ClickHouse password) travel inside the URL, which is
+never logged: use :meth:`Settings.clickhouse_url_redacted` for messages.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "funnelwatch"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; frozen once built."""
+
+    model_config = SettingsConfigDict(env_prefix="FUNNELWATCH_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: str = Field(
+        "localhost:9092", description="Kafka bootstrap servers, comma separated (host:port)."
+    )
+    clickhouse_url: str = Field(
+        "",
+        description=(
+            "ClickHouse to write to: clickhouse://user:pass@host:9000/db (native protocol) "
+            "or chdb:///path/to/dir (embedded chDB). Empty: chdb://<data_dir>/chdb."
+        ),
+    )
+    data_dir: Path = Field(
+        DEFAULT_DATA_DIR,
+        description="Worker state (Faust tables), embedded ClickHouse and local Kafka live here.",
+    )
+    topic_prefix: str = Field("funnelwatch", description="Prefix of every Kafka topic name.")
+    partitions: int = Field(
+        4, ge=1, description="Partitions of every topic the catalogue creates (changelogs too)."
+    )
+    replication_factor: int = Field(1, ge=1, description="Replication factor of created topics.")
+    app_id: str = Field("funnelwatch", description="Faust application id (consumer group).")
+    funnel_file: Path | None = Field(
+        None, description="YAML funnel definition; empty: the built-in click→…→won funnel."
+    )
+    attribution_hold_seconds: int = Field(
+        7 * 24 * 3600,
+        ge=0,
+        description=(
+            "How long (event time) a lead or CRM event whose parent has not arrived waits "
+            "to be re-attributed when it does; after that it stays as first attributed."
+        ),
+    )
+    max_future_skew_seconds: int = Field(
+        300, ge=0, description="Events timed further than this in the future are dead-lettered."
+    )
+    max_cost_micros: int = Field(
+        10_000_000_000,
+        ge=0,
+        description="Largest plausible cost of one click (micros); above it: dead-letter.",
+    )
+    sink_batch_size: int = Field(
+        5000, ge=1, description="Facts per ClickHouse write (the sink flushes at this size)."
+    )
+    sink_batch_seconds: float = Field(
+        1.0, gt=0, description="Longest a fact waits in the sink buffer before a flush."
+    )
+    rolling_windows_minutes: tuple[int, ...] = Field(
+        (15, 60, 1440), description="Windows of the rolling stage conversions, in minutes."
+    )
+    web_port: int = Field(6066, ge=0, description="Port of the worker's web server (/metrics).")
+    log_level: str = Field("info", description="Faust log level: crit|error|warn|info|debug.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _faust_level(cls, value: str) -> str:
+        allowed = {"crit", "error", "warn", "info", "debug"}
+        if value not in allowed:
+            raise ValueError(f"log_level must be one of {sorted(allowed)}, not {value!r}")
+        return value
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in {"clickhouse", "chdb"}:
+            raise ValueError("clickhouse_url must start with clickhouse:// or chdb://")
+        return value
+
+    @property
+    def effective_clickhouse_url(self) -> str:
+        return self.clickhouse_url or f"chdb://{self.data_dir / 'chdb'}"
+
+    @property
+    def clickhouse_url_redacted(self) -> str:
+        """The ClickHouse URL with its password replaced, safe for logs."""
+        parts = urlsplit(self.effective_clickhouse_url)
+        if parts.password is None:
+            return self.effective_clickhouse_url
+        host = parts.hostname or ""
+        netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}.{name}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment, with explicit overrides (CLI flags) on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@lru_cache(maxsize=1)
+def current_settings() -> Settings:
+    """The process-wide settings, built once on first use."""
+    return load_settings()

@@ -1,0 +1,181 @@
+"""JSON Schema of the event contracts, generated from the Faust records, and the
+validation every raw record passes before it enters the pipeline.
+
+Invariant: :func:`validate_raw` either returns a well-typed event or raises
+:class:`InvalidEvent` listing every problem found; it never raises anything else
+for any input bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from .events import CRM_STATUSES, EVENT_TYPES, SCHEMA_VERSION, Event
+
+JSONSCHEMA_DIR = Path(__file__).with_name("jsonschema")
+
+_ID = {"type": "string", "minLength": 1, "maxLength": 200}
+_LABEL = {"type": "string", "minLength": 1, "maxLength": 200}
+# Field constraints beyond the Python type; the records stay plain Faust records.
+_CONSTRAINTS: dict[str, dict[str, Any]] = {
+    "event_id": _ID,
+    "click_id": _ID,
+    "lead_id": _ID,
+    "campaign_id": _ID,
+    "event_time": {"type": "string", "format": "date-time", "minLength": 10, "maxLength": 40},
+    "schema_version": {"type": "integer", "const": SCHEMA_VERSION},
+    "cost_micros": {"type": "integer", "minimum": 0},
+    "deal_value_micros": {"type": "integer", "minimum": 0},
+    "status": {"type": "string", "enum": list(CRM_STATUSES)},
+}
+_TYPES: dict[Any, dict[str, Any]] = {
+    str: {"type": "string", "maxLength": 500},
+    int: {"type": "integer"},
+    float: {"type": "number"},
+    datetime: {"type": "string", "format": "date-time"},
+}
+
+
+def _field_schema(name: str, annotation: Any) -> tuple[dict[str, Any], bool]:
+    """JSON Schema of one field and whether it may be null."""
+    nullable = False
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        nullable = len(args) < len(typing.get_args(annotation))
+        annotation = args[0]
+    schema = dict(_CONSTRAINTS.get(name, _TYPES[annotation]))
+    if nullable:
+        schema = {"anyOf": [schema, {"type": "null"}]}
+    return schema, nullable
+
+
+def json_schema(record: type[Event]) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) producers validate ``record`` events against."""
+    hints = record._options.fields
+    defaults = record._options.defaults
+    properties: dict[str, Any] = {
+        "event_type": {"const": record.event_type},
+    }
+    required = ["event_type"]
+    for name in record._options.fields:
+        properties[name], _ = _field_schema(name, hints[name])
+        if name not in defaults:
+            required.append(name)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"funnelwatch/{record.event_type}/v{SCHEMA_VERSION}.json",
+        "title": record.__name__,
+        "description": (record.__doc__ or "").strip(),
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": True,
+    }
+
+
+def write_json_schemas(directory: Path = JSONSCHEMA_DIR) -> list[Path]:
+    """(Re)generate the committed JSON Schema files; returns the paths written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for event_type, record in EVENT_TYPES.items():
+        path = directory / f"{event_type}.v{SCHEMA_VERSION}.json"
+        path.write_text(json.dumps(json_schema(record), indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written
+
+
+_VALIDATORS = {t: Draft202012Validator(json_schema(r)) for t, r in EVENT_TYPES.items()}
+
+
+class InvalidEvent(ValueError):
+    """A record that is not a valid event; ``problems`` lists each reason."""
+
+    def __init__(self, problems: list[str], event_type: str | None = None) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+        self.event_type = event_type
+
+    @property
+    def reason(self) -> str:
+        """Short machine-friendly category of the first problem (for metrics)."""
+        return self.problems[0].split(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Plausibility limits that the JSON Schema cannot express."""
+
+    max_future_skew: timedelta = timedelta(minutes=5)
+    max_cost_micros: int = 10_000_000_000
+
+
+def parse_event_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("event_time needs a time zone (e.g. a trailing Z)")
+    return parsed.astimezone(UTC)
+
+
+def validate_mapping(
+    data: Any, limits: Limits = Limits(), now: datetime | None = None
+) -> Event:
+    """Validate one decoded JSON value; return the typed event or raise InvalidEvent."""
+    if not isinstance(data, Mapping):
+        raise InvalidEvent([f"not_an_object: expected a JSON object, got {type(data).__name__}"])
+    event_type = data.get("event_type")
+    record = EVENT_TYPES.get(event_type) if isinstance(event_type, str) else None
+    if record is None:
+        raise InvalidEvent(
+            [f"unknown_event_type: {event_type!r} is not one of {sorted(EVENT_TYPES)}"]
+        )
+    problems = [
+        f"schema: {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+        for e in sorted(_VALIDATORS[event_type].iter_errors(data), key=lambda e: e.path)
+    ]
+    event_time: datetime | None = None
+    if isinstance(data.get("event_time"), str):
+        try:
+            event_time = parse_event_time(data["event_time"])
+        except ValueError as exc:
+            problems.append(f"schema: event_time: {exc}")
+    if event_time is not None:
+        now = now or datetime.now(UTC)
+        if event_time > now + limits.max_future_skew:
+            problems.append(f"future_event_time: {event_time.isoformat()} is after {now.isoformat()}")
+    cost = data.get("cost_micros")
+    if isinstance(cost, int) and cost > limits.max_cost_micros:
+        problems.append(f"absurd_cost: cost_micros {cost} exceeds {limits.max_cost_micros}")
+    if problems:
+        raise InvalidEvent(problems, event_type)
+    fields = {k: data[k] for k in record._options.fields if k in data}
+    fields["event_time"] = event_time
+    return record(**fields)
+
+
+def validate_raw(raw: bytes | None, limits: Limits = Limits(), now: datetime | None = None) -> Event:
+    """Decode and validate one Kafka record value."""
+    if raw is None:
+        raise InvalidEvent(["empty: the record has no value"])
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidEvent([f"malformed_json: {exc}"]) from None
+    return validate_mapping(data, limits, now)
+
+
+def to_json_dict(event: Event) -> dict[str, Any]:
+    """The wire form of an event (what producers send)."""
+    out: dict[str, Any] = {"event_type": event.event_type}
+    for name in event._options.fields:
+        value = getattr(event, name)
+        out[name] = value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
+    return out

@@ -1,0 +1,78 @@
+"""Event contracts of the three source topics, as Faust records.
+
+Invariants:
+- every event has a producer-chosen ``event_id``; two records with the same
+  ``event_id`` are the same event (producers and webhooks may resend);
+- ``event_time`` is when it happened (ISO 8601 with a zone; UTC is stored);
+- money is integer micros of the account currency (``cost_micros``,
+  ``deal_value_micros``), so sums are exact;
+- ``schema_version`` is 1; a breaking change adds a new version, never edits this.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+import faust
+
+SCHEMA_VERSION = 1
+
+CRM_STATUSES = ("contacted", "presentation_requested", "meeting_booked", "won", "lost")
+
+
+class Event(faust.Record, abstract=True, serializer="json", include_metadata=False):
+    """Fields every event carries."""
+
+    #: wire name of the event; a plain class attribute, not a record field
+    event_type = ""
+
+    event_id: str
+    event_time: datetime
+    schema_version: int
+
+
+class AdClick(Event, serializer="json", include_metadata=False):
+    """A paid click on an ad (from the ad platform's click log or a tracking pixel)."""
+
+    event_type = "ad_click"
+
+    click_id: str
+    campaign_id: str
+    ad_group_id: str
+    ad_id: str
+    channel: str
+    cost_micros: int
+    device: str = "(unknown)"
+    geo: str = "(unknown)"
+
+
+class FormSubmission(Event, serializer="json", include_metadata=False):
+    """A landing-page form submission: this creates a lead."""
+
+    event_type = "form_submission"
+
+    lead_id: str
+    form_id: str
+    form_type: str
+    click_id: str | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    utm_content: str | None = None
+    utm_term: str | None = None
+    device: str = "(unknown)"
+    geo: str = "(unknown)"
+
+
+class CrmEvent(Event, serializer="json", include_metadata=False):
+    """A status change of a lead in the CRM; ``won`` carries the deal value."""
+
+    event_type = "crm_event"
+
+    lead_id: str
+    status: str
+    deal_value_micros: int | None = None
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.event_type: cls for cls in (AdClick, FormSubmission, CrmEvent)
+}
