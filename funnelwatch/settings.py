@@ -53,8 +53,8 @@ class Settings(BaseSettings):
         7 * 24 * 3600,
         ge=0,
         description=(
-            "How long (event time) a lead or CRM event whose parent has not arrived waits "
-            "to be re-attributed when it does; after that it stays as first attributed."
+            "How long (event time) a form whose click has not arrived yet stays ready to be "
+            "re-attributed to that click; after that it keeps its utm attribution."
         ),
     )
     max_future_skew_seconds: int = Field(
@@ -72,19 +72,9 @@ class Settings(BaseSettings):
         1.0, gt=0, description="Longest a fact waits in the sink buffer before a flush."
     )
     rolling_windows_minutes: tuple[int, ...] = Field(
-        (15, 60, 1440), description="Windows of the rolling stage conversions, in minutes."
+        (15, 60, 1440), description="Windows of the rolling stage conversions, in minutes (JSON list)."
     )
     web_port: int = Field(6066, ge=0, description="Port of the worker's web server (/metrics).")
-    log_level: str = Field("info", description="Faust log level: crit|error|warn|info|debug.")
-
-    @field_validator("log_level")
-    @classmethod
-    def _faust_level(cls, value: str) -> str:
-        allowed = {"crit", "error", "warn", "info", "debug"}
-        if value not in allowed:
-            raise ValueError(f"log_level must be one of {sorted(allowed)}, not {value!r}")
-        return value
-
     @field_validator("clickhouse_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

@@ -179,3 +179,8 @@ def to_json_dict(event: Event) -> dict[str, Any]:
         value = getattr(event, name)
         out[name] = value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
     return out
+
+
+if __name__ == "__main__":
+    for written in write_json_schemas():
+        print(f"wrote {written.name}")

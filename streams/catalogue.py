@@ -15,7 +15,7 @@ from funnelwatch.settings import Settings
 DAY_MS = 24 * 3600 * 1000
 
 #: Faust tables of the worker; their changelog topics are ``<app_id>-<table>-changelog``.
-TABLES = ("clicks", "leads", "waiting_for_click", "waiting_for_lead")
+TABLES = ("clicks", "waiting_for_click", "leads")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Catalogue:
     by_lead: TopicSpec
     facts: TopicSpec
     changelogs: tuple[TopicSpec, ...]
+    leader: TopicSpec
 
     @property
     def sources(self) -> tuple[TopicSpec, ...]:
@@ -50,7 +51,7 @@ class Catalogue:
     def all(self) -> tuple[TopicSpec, ...]:
         return (
             self.clicks, self.forms, self.crm, self.dead_letter,
-            self.by_click, self.by_lead, self.facts, *self.changelogs,
+            self.by_click, self.by_lead, self.facts, *self.changelogs, self.leader,
         )  # fmt: skip
 
 
@@ -73,4 +74,6 @@ def catalogue(settings: Settings) -> Catalogue:
             TopicSpec(f"{settings.app_id}-{t}-changelog", p, 0, compacted=True, purpose="changelog")
             for t in TABLES
         ),
+        # Faust's partition assignor elects its leader through this one-partition topic.
+        leader=TopicSpec(f"{settings.app_id}-__assignor-__leader", 1, 7 * DAY_MS, purpose="faust"),
     )

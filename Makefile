@@ -1,0 +1,53 @@
+# The two commands of the README:
+#   make demo   installs what is missing and runs the live demo (embedded ClickHouse)
+#   make test   installs what is missing and runs unit, integration and end-to-end tests
+# Everything they need is installed here: Python packages into .venv, Debian packages
+# with apt-get (as root), Kafka's jars from Maven Central into ~/.cache/funnelwatch.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ARGS ?=
+PYTEST_ARGS ?=
+DEBIAN_PACKAGES := openjdk-17-jre-headless maven clickhouse-server
+
+.PHONY: demo test lint typecheck check system-deps python-deps kafka-jars clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+python-deps: $(BIN)/.installed
+
+system-deps:
+	@missing=""; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null || missing="$$missing maven"; \
+	command -v clickhouse-server >/dev/null || test -x /usr/sbin/clickhouse-server -o -x /usr/bin/clickhouse || missing="$$missing clickhouse-server"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+kafka-jars: python-deps system-deps
+	$(BIN)/python -m funnelwatch.localstack.kafka install
+
+demo: python-deps system-deps kafka-jars
+	$(BIN)/funnelwatch demo $(ARGS)
+
+test: python-deps system-deps kafka-jars
+	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+
+lint: python-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: python-deps
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

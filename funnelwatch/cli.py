@@ -1,0 +1,123 @@
+"""The ``funnelwatch`` command: the Faust app's own command line plus custom commands.
+
+``funnelwatch worker`` (and every other Faust command) comes from Faust; this module
+adds ``db migrate``, ``topics create``, ``settings``, ``simulate`` and ``demo``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from funnelwatch.settings import Settings, current_settings
+
+
+def _echo(line: str) -> None:
+    click.echo(line, err=True)
+
+
+@click.group(name="db")
+def db_group() -> None:
+    """ClickHouse schema commands."""
+
+
+@db_group.command(name="migrate")
+def db_migrate() -> None:
+    """Apply the ClickHouse migrations not yet applied (safe to run again)."""
+    from funnelwatch.clickhouse import connect
+    from funnelwatch.schemas.migrate import migrate
+
+    settings = current_settings()
+    _echo(f"migrating {settings.clickhouse_url_redacted}")
+    applied = migrate(connect(settings.effective_clickhouse_url), _echo)
+    _echo(f"{len(applied)} migration(s) applied" if applied else "already up to date")
+
+
+@click.group(name="topics")
+def topics_group() -> None:
+    """Kafka topic commands."""
+
+
+@topics_group.command(name="create")
+def topics_create() -> None:
+    """Create every catalogue topic with its partition count (existing ones are checked)."""
+    from funnelwatch.streams.admin import ensure_topics
+    from funnelwatch.streams.catalogue import catalogue
+
+    s = current_settings()
+    created = ensure_topics(s.kafka_bootstrap, catalogue(s).all(), s.replication_factor, _echo)
+    _echo(f"{len(created)} topic(s) created" if created else "all topics exist")
+
+
+@topics_group.command(name="list")
+def topics_list() -> None:
+    """Print the topic catalogue."""
+    from funnelwatch.streams.catalogue import catalogue
+
+    for t in catalogue(current_settings()).all():
+        click.echo(f"{t.name:45} {t.partitions:3}  {t.purpose}")
+
+
+@click.command(name="settings")
+@click.option("--markdown", is_flag=True, help="Print the reference table of the README.")
+def settings_command(markdown: bool) -> None:
+    """Print every setting: environment variable, current value, default, meaning."""
+    if markdown:
+        click.echo(settings_reference())
+        return
+    current = current_settings()
+    for name, field in Settings.model_fields.items():
+        value: Any = getattr(current, name)
+        if name == "clickhouse_url":
+            value = current.clickhouse_url_redacted
+        click.echo(f"FUNNELWATCH_{name.upper()}={value}\n    {field.description}")
+
+
+def settings_reference() -> str:
+    """The settings as a Markdown table (the README embeds exactly this)."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, tuple):
+            default = ",".join(map(str, default))
+        shown = "(home)/.local/share/funnelwatch" if name == "data_dir" else default
+        meaning = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `FUNNELWATCH_{name.upper()}` | `{shown}` | {meaning} |")
+    return "\n".join(lines)
+
+
+_PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
+@click.command(name="simulate", context_settings=_PASSTHROUGH)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def simulate_command(args: tuple[str, ...]) -> None:
+    """Send simulated funnel traffic to Kafka (``funnelwatch simulate --help``)."""
+    from funnelwatch.streams.simulator.cli import main as simulate_main
+
+    sys.exit(simulate_main(list(args), current_settings()))
+
+
+@click.command(name="demo", context_settings=_PASSTHROUGH)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def demo_command(args: tuple[str, ...]) -> None:
+    """Run Kafka (if none), the simulator and the worker with a live board (``--help``)."""
+    from funnelwatch.demo.main import main as demo_main
+
+    sys.exit(demo_main(list(args)))
+
+
+def main() -> None:
+    from faust.cli.faust import cli
+
+    for command in (db_group, topics_group, settings_command, simulate_command, demo_command):
+        cli.add_command(command)
+    from funnelwatch.processors.app import app
+
+    app.main()
+
+
+if __name__ == "__main__":
+    main()

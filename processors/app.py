@@ -1,0 +1,119 @@
+"""The Faust application: topics, tables and agents wired from one Settings object.
+
+``app`` (module level) is what ``funnelwatch worker`` runs. Before the worker
+starts consuming, :class:`FunnelWorker` creates every catalogue topic with its
+partition count and applies the ClickHouse migrations, so a fresh Kafka and a
+fresh ClickHouse are ready without a separate step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from funnelwatch.clickhouse import connect
+from funnelwatch.schemas.contracts import Limits
+from funnelwatch.schemas.funnel import load_funnel
+from funnelwatch.schemas.migrate import migrate
+from funnelwatch.settings import Settings, current_settings
+from funnelwatch.streams.admin import ensure_topics
+from funnelwatch.streams.catalogue import catalogue
+
+from . import agents
+from .sink import FactSink
+
+log = logging.getLogger(__name__)
+
+
+class FunnelWorker(faust.Worker):
+    """The Faust worker, preceded by topic creation and ClickHouse migrations."""
+
+    async def on_first_start(self) -> None:
+        pipeline: Pipeline = self.app.pipeline  # type: ignore[attr-defined]
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, pipeline.prepare)
+        except Exception as exc:
+            # Faust exits quietly on a failed first start: say why, on stderr, before it does.
+            print(f"funnelwatch: cannot start the worker: {exc}", file=sys.stderr, flush=True)
+            raise
+        await super().on_first_start()
+
+
+class Pipeline:
+    """Everything the worker needs, built once from settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.funnel = load_funnel(settings.funnel_file)
+        self.catalogue = cat = catalogue(settings)
+        self.limits = Limits(
+            max_future_skew=timedelta(seconds=settings.max_future_skew_seconds),
+            max_cost_micros=settings.max_cost_micros,
+        )
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.app = app = faust.App(
+            settings.app_id,
+            broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
+            store="memory://",
+            datadir=str(settings.data_dir / "faust"),
+            topic_partitions=settings.partitions,
+            topic_replication_factor=settings.replication_factor,
+            topic_allow_declare=False,
+            web_port=settings.web_port,
+            web_host="127.0.0.1",
+            producer_acks=-1,
+            producer_linger=0.005,
+            stream_buffer_maxsize=8192,
+            broker_commit_interval=1.0,
+            table_standby_replicas=0,
+            Worker=FunnelWorker,
+        )
+        app.pipeline = self  # type: ignore[attr-defined]
+        self.sources = app.topic(*(t.name for t in cat.sources), value_serializer="raw")
+        self.dead_letter = app.topic(cat.dead_letter.name, value_serializer="raw")
+        self.by_click = app.topic(cat.by_click.name, key_serializer="raw", value_serializer="json")
+        self.by_lead = app.topic(cat.by_lead.name, key_serializer="raw", value_serializer="json")
+        self.facts = app.topic(cat.facts.name, key_serializer="raw", value_serializer="json")
+
+        def table(name: str) -> Any:
+            # Keys are str, values JSON (the app's default value serializer).
+            return app.Table(name, partitions=settings.partitions, key_type=str)
+
+        self.clicks = table("clicks")
+        self.waiting_for_click = table("waiting_for_click")
+        self.leads = table("leads")
+        self.sink = FactSink(
+            partial(connect, settings.effective_clickhouse_url),
+            self.funnel,
+            settings.rolling_windows_minutes,
+        )
+        self.sink_executor = ThreadPoolExecutor(1, thread_name_prefix="clickhouse-sink")
+        agents.register(self)
+
+        @app.page("/metrics")
+        async def metrics_page(web: Any, request: Any) -> Any:
+            return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    def prepare(self) -> None:
+        """Create topics and migrate ClickHouse (idempotent; runs before consuming)."""
+        s = self.settings
+        ensure_topics(s.kafka_bootstrap, self.catalogue.all(), s.replication_factor, log.info)
+        # The sink thread owns the connection (chDB allows one session per process).
+        self.sink_executor.submit(lambda: migrate(self.sink.client, log.info)).result()
+        log.info("ClickHouse ready at %s", s.clickhouse_url_redacted)
+
+
+def create_pipeline(settings: Settings | None = None) -> Pipeline:
+    return Pipeline(settings or current_settings())
+
+
+pipeline = create_pipeline()
+app = pipeline.app

@@ -1,0 +1,36 @@
+"""Prometheus metrics of the worker (served at /metrics by the Faust web server)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_IN = Counter(
+    "funnelwatch_events_total", "Valid events accepted, by event type", ["event_type"]
+)
+DEAD_LETTERS = Counter(
+    "funnelwatch_dead_letters_total", "Records sent to the dead-letter topic", ["reason", "topic"]
+)
+ATTRIBUTIONS = Counter(
+    "funnelwatch_attributions_total",
+    "Leads attributed, by method (click, utm, none); a late click counts again as click",
+    ["method"],
+)
+CRM_WITHOUT_LEAD = Counter(
+    "funnelwatch_crm_without_lead_total",
+    "CRM events that arrived before any form of their lead (counted unattributed until it does)",
+)
+REATTRIBUTED = Counter(
+    "funnelwatch_reattributed_total",
+    "Children emitted again because their parent arrived late",
+    ["parent"],
+)
+FACTS_WRITTEN = Counter("funnelwatch_facts_written_total", "Facts written to ClickHouse")
+SINK_FLUSH_SECONDS = Histogram(
+    "funnelwatch_sink_flush_seconds",
+    "Time to make one batch durable in ClickHouse",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+SINK_ERRORS = Counter("funnelwatch_sink_errors_total", "Failed ClickHouse writes", ["kind"])
+LAST_EVENT_TIME = Gauge(
+    "funnelwatch_last_event_timestamp_seconds", "Event time of the newest valid event", ["source"]
+)

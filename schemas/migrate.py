@@ -1,0 +1,72 @@
+"""Ordered, re-runnable ClickHouse migrations (``funnelwatch db migrate``).
+
+Invariant: a migration is applied at most once per database (recorded in
+``schema_migrations``) and every statement is idempotent (``IF NOT EXISTS``), so a
+migration interrupted half-way is simply run again. The same files serve the
+Debian ClickHouse 18.16 server and modern ClickHouse/chDB: the few clauses only
+modern versions know are template variables filled per server version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from string import Template
+
+from funnelwatch.clickhouse import ClickHouse
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+_LEDGER = """
+CREATE TABLE IF NOT EXISTS schema_migrations
+(version UInt32, name String, applied_at DateTime)
+ENGINE = MergeTree ORDER BY version
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+    def statements(self, server_version: tuple[int, int]) -> list[str]:
+        modern = server_version >= (20, 1)
+        text = Template(self.path.read_text()).substitute(
+            label="LowCardinality(String)" if modern else "String",
+        )
+        body = "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("--"))
+        return [s.strip() for s in body.split(";") if s.strip()]
+
+
+def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        number, _, name = path.stem.partition("_")
+        found.append(Migration(int(number), name, path))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"duplicate migration numbers in {directory}")
+    return found
+
+
+def migrate(client: ClickHouse, log: Callable[[str], None] = lambda _: None) -> list[int]:
+    """Apply every migration not yet applied, in order; return the versions applied."""
+    client.execute(_LEDGER)
+    done = {row[0] for row in client.execute("SELECT version FROM schema_migrations")}
+    applied = []
+    for m in migrations():
+        if m.version in done:
+            continue
+        for statement in m.statements(client.version):
+            client.execute(statement)
+        client.insert(
+            "schema_migrations",
+            ("version", "name", "applied_at"),
+            [(m.version, m.name, datetime.now(UTC).replace(microsecond=0))],
+        )
+        log(f"applied migration {m.version:04d} {m.name}")
+        applied.append(m.version)
+    return applied

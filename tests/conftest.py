@@ -1,0 +1,55 @@
+"""Shared fixtures: a real Kafka broker and a real ClickHouse server for the session.
+
+Both are started by the harness itself (``funnelwatch.localstack``). Set
+FUNNELWATCH_TEST_KAFKA=host:port to use a broker you already run instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from funnelwatch.localstack.ports import free_port
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("FUNNELWATCH_TEST_KAFKA")
+    if external:
+        yield external
+        return
+    from funnelwatch.localstack.kafka import LocalKafka
+
+    broker = LocalKafka(tmp_path_factory.mktemp("kafka"), port=free_port())
+    broker.install()
+    broker.start()
+    broker.wait_ready()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from funnelwatch.localstack.clickhouse_server import LocalClickHouseServer
+
+    server = LocalClickHouseServer(tmp_path_factory.mktemp("clickhouse-server"))
+    server.install()
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["chdb", "server"])
+def clickhouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs once on embedded chDB and once on the Debian server."""
+    if request.param == "chdb":
+        return f"chdb://{tmp_path / 'chdb'}"
+    base: str = request.getfixturevalue("clickhouse_server_url")
+    return base

@@ -1,0 +1,116 @@
+"""Run the real worker and simulator as subprocesses, and tell when the pipeline drained."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from funnelwatch.localstack.ports import free_port
+from funnelwatch.settings import Settings
+from funnelwatch.streams.catalogue import catalogue
+
+FUNNELWATCH = [sys.executable, "-m", "funnelwatch.cli"]
+
+
+@dataclass
+class PipelineEnv:
+    """Settings of one isolated pipeline run: own topics, consumer group and state."""
+
+    bootstrap: str
+    clickhouse_url: str
+    home: Path
+    name: str
+    partitions: int = 4
+    web_port: int = field(default_factory=free_port)
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(
+            kafka_bootstrap=self.bootstrap, clickhouse_url=self.clickhouse_url,
+            data_dir=self.home, topic_prefix=self.name, app_id=self.name,
+            partitions=self.partitions, web_port=self.web_port,
+        )  # fmt: skip
+
+    def environ(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FUNNELWATCH_")}
+        s = self.settings
+        env.update({
+            "FUNNELWATCH_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+            "FUNNELWATCH_CLICKHOUSE_URL": s.clickhouse_url,
+            "FUNNELWATCH_DATA_DIR": str(s.data_dir),
+            "FUNNELWATCH_TOPIC_PREFIX": s.topic_prefix,
+            "FUNNELWATCH_APP_ID": s.app_id,
+            "FUNNELWATCH_PARTITIONS": str(s.partitions),
+            "FUNNELWATCH_WEB_PORT": str(s.web_port),
+        })  # fmt: skip
+        return env
+
+    def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*FUNNELWATCH, *args], env=self.environ(), capture_output=True, text=True,
+            timeout=timeout, check=True,
+        )  # fmt: skip
+
+    def start_worker(self, log_name: str = "worker.log") -> subprocess.Popen[bytes]:
+        log = (self.home / log_name).open("ab")
+        return subprocess.Popen(
+            [*FUNNELWATCH, "worker", "-l", "warn"],
+            env=self.environ(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+    def consumed_topics(self) -> list[str]:
+        cat = catalogue(self.settings)
+        return [t.name for t in (*cat.sources, cat.by_click, cat.by_lead, cat.facts)]
+
+    def lag(self) -> int:
+        """Records not yet committed by the worker's consumer group, over all its inputs."""
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
+        try:
+            committed = admin.list_consumer_group_offsets(self.name)
+            tps = [TopicPartition(t, p) for t in self.consumed_topics() for p in range(self.partitions)]
+            ends = consumer.end_offsets(tps)
+            return sum(
+                end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
+                for tp, end in ends.items()
+            )
+        finally:
+            admin.close()
+            consumer.close()
+
+    def wait_drained(self, worker: subprocess.Popen[bytes], timeout: float = 900) -> float:
+        """Block until every input of the worker is committed, twice in a row; return seconds."""
+        started = time.monotonic()
+        zero_since: float | None = None
+        while time.monotonic() - started < timeout:
+            if worker.poll() is not None:
+                raise AssertionError(f"worker exited with {worker.returncode}: {self.tail()}")
+            if self.lag() == 0:
+                zero_since = zero_since or time.monotonic()
+                if time.monotonic() - zero_since >= 3:
+                    return zero_since - started
+            else:
+                zero_since = None
+            time.sleep(1)
+        raise AssertionError(f"pipeline did not drain in {timeout}s: lag {self.lag()}; {self.tail()}")
+
+    def tail(self, lines: int = 40) -> str:
+        path = self.home / "worker.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+def stop(worker: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGTERM) -> None:
+    if worker.poll() is None:
+        os.killpg(worker.pid, sig)
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=30)

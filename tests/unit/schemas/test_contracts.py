@@ -1,0 +1,75 @@
+"""Validation of raw records and the committed JSON Schema files."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from funnelwatch.schemas.contracts import (
+    JSONSCHEMA_DIR,
+    InvalidEvent,
+    json_schema,
+    validate_raw,
+    write_json_schemas,
+)
+from funnelwatch.schemas.events import EVENT_TYPES, AdClick
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+CLICK = {"event_type": "ad_click", "event_id": "e1", "event_time": "2026-11-29T11:59:00Z",
+         "schema_version": 1, "click_id": "k1", "campaign_id": "cmp", "ad_group_id": "ag",
+         "ad_id": "ad", "channel": "google", "cost_micros": 1_250_000}  # fmt: skip
+
+
+def _raw(**changes: object) -> bytes:
+    return json.dumps({**CLICK, **changes}).encode()
+
+
+def test_valid_click_becomes_a_typed_record_in_utc() -> None:
+    event = validate_raw(_raw(event_time="2026-11-29T12:59:00+01:00"), now=NOW)
+    assert isinstance(event, AdClick)
+    assert event.event_time == datetime(2026, 11, 29, 11, 59, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{not json", "malformed_json"),
+        (b"\xff\xfe", "malformed_json"),
+        (b"[1, 2]", "not_an_object"),
+        (_raw(event_type="page_view"), "unknown_event_type"),
+        (_raw(cost_micros=-1), "schema"),
+        (_raw(event_id=None), "schema"),
+        (_raw(event_time="2036-01-01T00:00:00Z"), "future_event_time"),
+        (_raw(event_time="2026-11-29T11:00:00"), "schema"),
+        (_raw(cost_micros=10**12), "absurd_cost"),
+    ],
+)
+def test_bad_records_are_rejected_with_their_reason(raw: bytes, reason: str) -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        validate_raw(raw, now=NOW)
+    assert caught.value.reason == reason
+
+
+def test_every_problem_of_a_record_is_listed() -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        validate_raw(_raw(cost_micros=-1, click_id=5, campaign_id=None), now=NOW)
+    assert len(caught.value.problems) == 3
+
+
+def test_committed_json_schemas_match_the_records(tmp_path: Path) -> None:
+    write_json_schemas(tmp_path)
+    for event_type in EVENT_TYPES:
+        name = f"{event_type}.v1.json"
+        committed = (JSONSCHEMA_DIR / name).read_text()
+        assert committed == (tmp_path / name).read_text(), (
+            f"{name} is stale: run `python -m funnelwatch.schemas.contracts`"
+        )
+
+
+def test_schema_requires_fields_without_defaults_only() -> None:
+    required = set(json_schema(AdClick)["required"])
+    assert {"event_id", "click_id", "cost_micros"} <= required
+    assert "device" not in required
