@@ -72,9 +72,11 @@ class Settings(BaseSettings):
         1.0, gt=0, description="Longest a fact waits in the sink buffer before a flush."
     )
     rolling_windows_minutes: tuple[int, ...] = Field(
-        (15, 60, 1440), description="Windows of the rolling stage conversions, in minutes (JSON list)."
+        (15, 60, 1440),
+        description="Windows of the rolling stage conversions, in minutes (JSON list).",
     )
     web_port: int = Field(6066, ge=0, description="Port of the worker's web server (/metrics).")
+
     @field_validator("clickhouse_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

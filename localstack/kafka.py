@@ -207,9 +207,15 @@ class LocalKafka:
         pom = self.cache_dir / "pom.xml"  # a copy: site-packages may be read-only for Maven
         shutil.copyfile(POM, pom)
         cmd = [
-            mvn, "-q", "-B", "-f", str(pom), f"-Dkafka.version={self.version}",
-            "dependency:copy-dependencies", f"-DoutputDirectory={staging}",
-        ]  # fmt: skip
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(pom),
+            f"-Dkafka.version={self.version}",
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={staging}",
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0 or not (staging / f"kafka_2.13-{self.version}.jar").is_file():
             output = (done.stdout + done.stderr).strip().splitlines()[-30:]

@@ -95,7 +95,7 @@ def register(p: Pipeline) -> None:
             if msg["kind"] == "click":
                 segment = click_segment(ev)
                 p.clicks[click_id] = segment
-                await p.facts.send(key=ev["event_id"], value=click_fact(ev, src))  # type: ignore[arg-type]
+                await p.facts.send(key=ev["event_id"], value=click_fact(ev, src))
                 # Waiting forms are re-sent on every sight of the click (not deleted), so a
                 # replayed click re-attributes them again even if the first sends were lost.
                 for waiting in p.waiting_for_click.get(click_id) or []:
@@ -105,10 +105,11 @@ def register(p: Pipeline) -> None:
             segment = p.clicks.get(click_id)
             if segment is None:
                 entries = [
-                    w for w in p.waiting_for_click.get(click_id) or []
+                    w
+                    for w in p.waiting_for_click.get(click_id) or []
                     if w["event"]["event_id"] != ev["event_id"]
                     and event_ms(ev) - event_ms(w["event"]) <= hold_ms
-                ]  # fmt: skip
+                ]
                 p.waiting_for_click[click_id] = [*entries, {"event": ev, "src": list(src)}]
             await _send_form(p, ev, list(src), segment)
         yield None  # pragma: no cover
@@ -130,7 +131,7 @@ def register(p: Pipeline) -> None:
             state["rev"] += 1
             p.leads[lead_id] = state
             for fact in lead_facts(lead_id, state, p.funnel):
-                await p.facts.send(key=fact["event_id"], value=fact)  # type: ignore[arg-type]
+                await p.facts.send(key=fact["event_id"], value=fact)
         yield None  # pragma: no cover
 
     @app.agent(p.facts, name="sink", concurrency=1)

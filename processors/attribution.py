@@ -77,9 +77,13 @@ def attribute_form(form: dict[str, Any], click: dict[str, str] | None) -> Attrib
             method="utm",
         )
     return Attribution(
-        UNATTRIBUTED, UNKNOWN, UNKNOWN, form.get("device") or UNKNOWN,
-        form.get("geo") or UNKNOWN, "none",
-    )  # fmt: skip
+        UNATTRIBUTED,
+        UNKNOWN,
+        UNKNOWN,
+        form.get("device") or UNKNOWN,
+        form.get("geo") or UNKNOWN,
+        "none",
+    )
 
 
 def event_ms(event: dict[str, Any]) -> int:
@@ -93,11 +97,26 @@ def click_fact(click: dict[str, Any], source: Source) -> Fact:
     t = event_ms(click)
     seg = click_segment(click)
     return Fact(
-        minute=minute_of(t), stage="click", event_id=click["event_id"], event_time_ms=t,
-        attribution="click", lead_id="", click_id=click["click_id"],
-        cost_micros=click["cost_micros"], revenue_micros=0, counted=1, version=1,
-        source_topic=source[0], source_partition=source[1], source_offset=source[2], **seg,
-    )  # fmt: skip
+        minute=minute_of(t),
+        stage="click",
+        event_id=click["event_id"],
+        event_time_ms=t,
+        attribution="click",
+        lead_id="",
+        click_id=click["click_id"],
+        cost_micros=click["cost_micros"],
+        revenue_micros=0,
+        counted=1,
+        version=1,
+        source_topic=source[0],
+        source_partition=source[1],
+        source_offset=source[2],
+        campaign_id=seg["campaign_id"],
+        channel=seg["channel"],
+        ad_group_id=seg["ad_group_id"],
+        device=seg["device"],
+        geo=seg["geo"],
+    )
 
 
 # ---- per-lead state ---------------------------------------------------------
@@ -109,23 +128,31 @@ def new_lead_state() -> dict[str, Any]:
     return {"rev": 0, "forms": {}, "crm": {}}
 
 
-def add_form(state: dict[str, Any], form: dict[str, Any], attr: Attribution, source: Source) -> None:
+def add_form(
+    state: dict[str, Any], form: dict[str, Any], attr: Attribution, source: Source
+) -> None:
     """Record a form with an attribution; a better-ranked attribution replaces a worse one."""
     known = state["forms"].get(form["event_id"])
     if known is not None and RANKS[known["attr"]["method"]] >= attr.rank:
         return
     state["forms"][form["event_id"]] = {
-        "t": event_ms(form), "attr": attr.to_dict(), "click_id": form.get("click_id") or "",
+        "t": event_ms(form),
+        "attr": attr.to_dict(),
+        "click_id": form.get("click_id") or "",
         "src": list(source),
-    }  # fmt: skip
+    }
 
 
 def add_crm(state: dict[str, Any], crm: dict[str, Any], source: Source) -> None:
     state["crm"].setdefault(
         crm["event_id"],
-        {"t": event_ms(crm), "status": crm["status"],
-         "value": crm.get("deal_value_micros") or 0, "src": list(source)},
-    )  # fmt: skip
+        {
+            "t": event_ms(crm),
+            "status": crm["status"],
+            "value": crm.get("deal_value_micros") or 0,
+            "src": list(source),
+        },
+    )
 
 
 def _earliest(items: dict[str, dict[str, Any]]) -> str | None:
@@ -143,16 +170,37 @@ def lead_facts(lead_id: str, state: dict[str, Any], funnel: Funnel) -> list[Fact
     lead_stage = funnel.stage_names[1]
     facts: list[Fact] = []
 
-    def fact(eid: str, item: dict[str, Any], stage: str, attr: Attribution, counted: bool,
-             click_id: str, revenue: int) -> Fact:  # fmt: skip
+    def fact(
+        eid: str,
+        item: dict[str, Any],
+        stage: str,
+        attr: Attribution,
+        counted: bool,
+        click_id: str,
+        revenue: int,
+    ) -> Fact:
         src = item["src"]
         return Fact(
-            minute=minute_of(item["t"]), stage=stage, event_id=eid, event_time_ms=item["t"],
-            campaign_id=attr.campaign_id, channel=attr.channel, ad_group_id=attr.ad_group_id,
-            device=attr.device, geo=attr.geo, attribution=attr.method, lead_id=lead_id,
-            click_id=click_id, cost_micros=0, revenue_micros=revenue, counted=int(counted),
-            version=version, source_topic=src[0], source_partition=src[1], source_offset=src[2],
-        )  # fmt: skip
+            minute=minute_of(item["t"]),
+            stage=stage,
+            event_id=eid,
+            event_time_ms=item["t"],
+            campaign_id=attr.campaign_id,
+            channel=attr.channel,
+            ad_group_id=attr.ad_group_id,
+            device=attr.device,
+            geo=attr.geo,
+            attribution=attr.method,
+            lead_id=lead_id,
+            click_id=click_id,
+            cost_micros=0,
+            revenue_micros=revenue,
+            counted=int(counted),
+            version=version,
+            source_topic=src[0],
+            source_partition=src[1],
+            source_offset=src[2],
+        )
 
     first_form = _earliest(state["forms"])
     for eid, item in state["forms"].items():

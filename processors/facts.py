@@ -11,11 +11,26 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 FACT_COLUMNS = (
-    "minute", "stage", "event_id", "event_time_ms", "campaign_id", "channel",
-    "ad_group_id", "device", "geo", "attribution", "lead_id", "click_id",
-    "cost_micros", "revenue_micros", "counted", "version",
-    "source_topic", "source_partition", "source_offset",
-)  # fmt: skip
+    "minute",
+    "stage",
+    "event_id",
+    "event_time_ms",
+    "campaign_id",
+    "channel",
+    "ad_group_id",
+    "device",
+    "geo",
+    "attribution",
+    "lead_id",
+    "click_id",
+    "cost_micros",
+    "revenue_micros",
+    "counted",
+    "version",
+    "source_topic",
+    "source_partition",
+    "source_offset",
+)
 
 #: (topic, partition, offset) of the record an event came from, kept for audits.
 Source = tuple[str, int, int]

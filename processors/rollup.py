@@ -63,15 +63,24 @@ FROM
     SELECT t, campaign_id, dim, dim_value, stage, sum(events) AS n
     FROM
     (
-        SELECT minute, campaign_id, dim, dim_value, stage, argMax(events, version) AS events
-        FROM kpi_minute
-        WHERE minute > toDateTime(%(data_lo)s) AND minute <= toDateTime(%(hi)s)
-        GROUP BY minute, campaign_id, dim, dim_value, stage
+        -- The target minutes t in [lo, hi] whose window (t - w, t] holds minute m:
+        -- t from max(m, lo) to min(m + w - 60, hi). Built with replicate() because
+        -- ClickHouse 18.16 fails to resolve a column captured by a lambda here.
+        SELECT campaign_id, dim, dim_value, stage, events,
+               greatest(m, toUInt32(%(lo)s)) AS first_t,
+               least(m + %(window_s)s - 60, toUInt32(%(hi)s)) AS last_t,
+               range(toUInt32(if(last_t >= first_t, intDiv(last_t - first_t, 60) + 1, 0))) AS steps,
+               arrayMap((i, base) -> base + i * 60, steps, replicate(first_t, steps)) AS targets
+        FROM
+        (
+            SELECT toUInt32(minute) AS m, campaign_id, dim, dim_value, stage,
+                   argMax(events, version) AS events
+            FROM kpi_minute
+            WHERE minute > toDateTime(%(data_lo)s) AND minute <= toDateTime(%(hi)s)
+            GROUP BY minute, campaign_id, dim, dim_value, stage
+        )
     )
-    ARRAY JOIN arrayFilter(
-        x -> x >= toUInt32(minute) AND x < toUInt32(minute) + %(window_s)s,
-        arrayMap(i -> toUInt32(%(lo)s) + i * 60, range(%(targets)s))
-    ) AS t
+    ARRAY JOIN targets AS t
     GROUP BY t, campaign_id, dim, dim_value, stage
 )
 ARRAY JOIN %(from_stages)s AS from_stage, %(to_stages)s AS to_stage
@@ -90,9 +99,13 @@ def recompute_minutes(client: ClickHouse, minutes: set[int]) -> None:
         return
     client.execute(
         _RECOMPUTE_MINUTES,
-        {"lo": min(minutes), "hi": max(minutes), "minutes": tuple(sorted(minutes)),
-         "version": new_version()},
-    )  # fmt: skip
+        {
+            "lo": min(minutes),
+            "hi": max(minutes),
+            "minutes": tuple(sorted(minutes)),
+            "version": new_version(),
+        },
+    )
 
 
 def recompute_rolling(
@@ -112,7 +125,6 @@ def recompute_rolling(
                 "lo": lo,
                 "hi": hi,
                 "data_lo": lo - window * 60,
-                "targets": (hi - lo) // 60 + 1,
                 "from_stages": [a for a, _ in transitions],
                 "to_stages": [b for _, b in transitions],
                 "version": version,

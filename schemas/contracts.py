@@ -125,15 +125,13 @@ def parse_event_time(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def validate_mapping(
-    data: Any, limits: Limits = Limits(), now: datetime | None = None
-) -> Event:
+def validate_mapping(data: Any, limits: Limits = Limits(), now: datetime | None = None) -> Event:
     """Validate one decoded JSON value; return the typed event or raise InvalidEvent."""
     if not isinstance(data, Mapping):
         raise InvalidEvent([f"not_an_object: expected a JSON object, got {type(data).__name__}"])
     event_type = data.get("event_type")
     record = EVENT_TYPES.get(event_type) if isinstance(event_type, str) else None
-    if record is None:
+    if record is None or not isinstance(event_type, str):
         raise InvalidEvent(
             [f"unknown_event_type: {event_type!r} is not one of {sorted(EVENT_TYPES)}"]
         )
@@ -150,7 +148,9 @@ def validate_mapping(
     if event_time is not None:
         now = now or datetime.now(UTC)
         if event_time > now + limits.max_future_skew:
-            problems.append(f"future_event_time: {event_time.isoformat()} is after {now.isoformat()}")
+            problems.append(
+                f"future_event_time: {event_time.isoformat()} is after {now.isoformat()}"
+            )
     cost = data.get("cost_micros")
     if isinstance(cost, int) and cost > limits.max_cost_micros:
         problems.append(f"absurd_cost: cost_micros {cost} exceeds {limits.max_cost_micros}")
@@ -161,7 +161,9 @@ def validate_mapping(
     return record(**fields)
 
 
-def validate_raw(raw: bytes | None, limits: Limits = Limits(), now: datetime | None = None) -> Event:
+def validate_raw(
+    raw: bytes | None, limits: Limits = Limits(), now: datetime | None = None
+) -> Event:
     """Decode and validate one Kafka record value."""
     if raw is None:
         raise InvalidEvent(["empty: the record has no value"])
@@ -177,7 +179,9 @@ def to_json_dict(event: Event) -> dict[str, Any]:
     out: dict[str, Any] = {"event_type": event.event_type}
     for name in event._options.fields:
         value = getattr(event, name)
-        out[name] = value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
+        out[name] = (
+            value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
+        )
     return out
 
 

@@ -12,6 +12,7 @@ Invariants:
 from __future__ import annotations
 
 from datetime import datetime
+
 import faust
 
 SCHEMA_VERSION = 1

@@ -7,6 +7,7 @@ stages and outcomes are matched by status, and one status maps to one stage.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +46,7 @@ class Funnel:
     @property
     def transitions(self) -> tuple[tuple[str, str], ...]:
         names = self.stage_names
-        return tuple(zip(names, names[1:], strict=False))
+        return tuple(itertools.pairwise(names))
 
     def stage_for_status(self, status: str) -> str | None:
         """The stage or outcome a CRM status reaches; None if the funnel ignores it."""
@@ -79,8 +80,14 @@ def load_funnel(path: Path | None = None) -> Funnel:
         raise FunnelConfigError(f"{path}: expected a mapping with 'stages'")
     stages = parse(raw.get("stages"), "stages")
     outcomes = parse(raw.get("outcomes", []), "outcomes")
-    if len(stages) < 2 or stages[0].event_type != "ad_click" or stages[1].event_type != "form_submission":
-        raise FunnelConfigError(f"{path}: the first two stages must be ad_click then form_submission")
+    if (
+        len(stages) < 2
+        or stages[0].event_type != "ad_click"
+        or stages[1].event_type != "form_submission"
+    ):
+        raise FunnelConfigError(
+            f"{path}: the first two stages must be ad_click then form_submission"
+        )
     names = [s.name for s in stages + outcomes]
     if len(set(names)) != len(names):
         raise FunnelConfigError(f"{path}: stage names must be unique: {names}")

@@ -7,6 +7,7 @@ its catalogue partition count; a topic that exists with another count is an erro
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 
 from kafka import KafkaAdminClient
@@ -47,10 +48,9 @@ def ensure_topics(
                 NewTopic(s.name, s.partitions, replication_factor, topic_configs=s.configs())
                 for s in missing
             ]
-            try:
+            # another process may create a topic between our check and create: fine
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new, validate_only=False)
-            except TopicAlreadyExistsError:
-                pass  # another process created it between our check and create
             for s in missing:
                 log(f"created topic {s.name} ({s.partitions} partitions)")
         return [s.name for s in missing]

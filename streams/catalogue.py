@@ -50,9 +50,16 @@ class Catalogue:
 
     def all(self) -> tuple[TopicSpec, ...]:
         return (
-            self.clicks, self.forms, self.crm, self.dead_letter,
-            self.by_click, self.by_lead, self.facts, *self.changelogs, self.leader,
-        )  # fmt: skip
+            self.clicks,
+            self.forms,
+            self.crm,
+            self.dead_letter,
+            self.by_click,
+            self.by_lead,
+            self.facts,
+            *self.changelogs,
+            self.leader,
+        )
 
 
 def catalogue(settings: Settings) -> Catalogue:

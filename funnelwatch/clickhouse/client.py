@@ -48,9 +48,11 @@ def connect(url: str) -> ClickHouse:
             password=unquote(parts.password or ""),
             database=parts.path.lstrip("/") or "default",
         )
-    raise ValueError(f"unknown ClickHouse URL scheme {parts.scheme!r}: use clickhouse:// or chdb://")
+    raise ValueError(
+        f"unknown ClickHouse URL scheme {parts.scheme!r}: use clickhouse:// or chdb://"
+    )
 
 
 def parse_version(text: str) -> tuple[int, int]:
-    major, minor, *_ = (text.strip().split(".") + ["0", "0"])[:2]
+    major, minor = [*text.strip().split("."), "0", "0"][:2]
     return int(major), int(minor)

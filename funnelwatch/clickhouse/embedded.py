@@ -20,7 +20,7 @@ from .client import ClickHouseError, Params, parse_version
 class _EscapeContext:
     """What clickhouse-driver's escaper asks of a connection (server time zone)."""
 
-    class server_info:  # noqa: N801 - mirrors the attribute name the escaper reads
+    class server_info:
         @staticmethod
         def get_timezone() -> str:
             return "UTC"
@@ -42,13 +42,13 @@ class EmbeddedClickHouse:
         import chdb.session  # deferred: large library, embedded path only
 
         Path(path).mkdir(parents=True, exist_ok=True)
-        self._session = chdb.session.Session(path)
+        self._session = chdb.session.Session(path)  # type: ignore[no-untyped-call]
         self.version = parse_version(self._query("SELECT version()", "TabSeparated").strip())
 
     def _query(self, sql: str, fmt: str) -> str:
         with self._lock:
             try:
-                result = self._session.query(sql, fmt)
+                result = self._session.query(sql, fmt)  # type: ignore[no-untyped-call]
             except Exception as exc:  # chDB raises plain RuntimeError for SQL errors
                 raise ClickHouseError(f"chDB error: {exc}", retryable=False) from exc
         return str(result.bytes().decode()) if result is not None else ""
@@ -72,4 +72,4 @@ class EmbeddedClickHouse:
         self._query(f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONEachRow\n{body}", "CSV")
 
     def close(self) -> None:
-        self._session.close()
+        self._session.close()  # type: ignore[no-untyped-call]

@@ -58,9 +58,12 @@ def _pipeline_rows(url: str) -> tuple[dict, dict]:  # type: ignore[type-arg]
 def _dead_letters(env: PipelineEnv) -> dict[bytes, str]:
     topic = catalogue(env.settings).dead_letter.name
     consumer = KafkaConsumer(
-        topic, bootstrap_servers=env.bootstrap, auto_offset_reset="earliest",
-        consumer_timeout_ms=5000, group_id=None,
-    )  # fmt: skip
+        topic,
+        bootstrap_servers=env.bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+        group_id=None,
+    )
     found = {}
     for record in consumer:
         headers = dict(record.headers)
@@ -74,7 +77,10 @@ def _diff(name: str, got: dict, want: dict) -> str:  # type: ignore[type-arg]
     missing = [k for k in want if k not in got][:5]
     extra = [k for k in got if k not in want][:5]
     wrong = [(k, got[k], want[k]) for k in want if k in got and got[k] != want[k]][:5]
-    return f"{name}: {len(want)} expected, {len(got)} found; missing {missing}; extra {extra}; wrong {wrong}"
+    return (
+        f"{name}: {len(want)} expected, {len(got)} found; "
+        f"missing {missing}; extra {extra}; wrong {wrong}"
+    )
 
 
 @pytest.mark.parametrize("crash", [False, True], ids=["clean", "sigkill-mid-stream"])
@@ -91,10 +97,22 @@ def test_kpis_in_clickhouse_equal_the_oracle_after_drain(
     truth = tmp_path / "ground-truth.jsonl"
     env.run("topics", "create")
     env.run(
-        "simulate", "--mode", "batch", "--events", str(EVENTS), "--seed", "7",
-        "--duplicates", "0.01", "--out-of-order", "0.02", "--malformed", "0.005",
-        "--ground-truth", str(truth),
-    )  # fmt: skip
+        "simulate",
+        "--mode",
+        "batch",
+        "--events",
+        str(EVENTS),
+        "--seed",
+        "7",
+        "--duplicates",
+        "0.01",
+        "--out-of-order",
+        "0.02",
+        "--malformed",
+        "0.005",
+        "--ground-truth",
+        str(truth),
+    )
 
     started = time.monotonic()
     worker = env.start_worker()
@@ -105,9 +123,11 @@ def test_kpis_in_clickhouse_equal_the_oracle_after_drain(
         drained_after = env.wait_drained(worker)
     finally:
         stop(worker)
-    print(f"\n[{clickhouse_url.split(':')[0]}{' crash' if crash else ''}] drained {EVENTS} "
-          f"records in {drained_after:.1f}s: {EVENTS / drained_after:.0f} records/s "
-          f"(total {time.monotonic() - started:.1f}s)")  # fmt: skip
+    print(
+        f"\n[{clickhouse_url.split(':')[0]}{' crash' if crash else ''}] drained {EVENTS} "
+        f"records in {drained_after:.1f}s: {EVENTS / drained_after:.0f} records/s "
+        f"(total {time.monotonic() - started:.1f}s)"
+    )
 
     want = expected(valid_events(truth), load_funnel(), WINDOWS)
     got_kpi, got_rolling = _pipeline_rows(env.clickhouse_url)

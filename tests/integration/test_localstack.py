@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from clickhouse_driver import Client
 from clickhouse_driver.errors import ServerException
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+
 from funnelwatch.localstack.clickhouse_server import LocalClickHouseServer
 from funnelwatch.localstack.kafka import LocalKafka, is_reachable
 from funnelwatch.localstack.ports import free_port, is_listening
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
 
 pytestmark = pytest.mark.integration
 

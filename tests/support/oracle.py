@@ -50,10 +50,16 @@ class Expected:
     rolling: dict[RollKey, tuple[int, int]]  # from_events, to_events
 
 
-def _segments(campaign: str, channel: str, ad_group: str, device: str, geo: str
-              ) -> list[tuple[str, str, str]]:  # fmt: skip
-    return [(campaign, "all", "all"), (campaign, "channel", channel),
-            (campaign, "ad_group", ad_group), (campaign, "device", device), (campaign, "geo", geo)]  # fmt: skip
+def _segments(
+    campaign: str, channel: str, ad_group: str, device: str, geo: str
+) -> list[tuple[str, str, str]]:
+    return [
+        (campaign, "all", "all"),
+        (campaign, "channel", channel),
+        (campaign, "ad_group", ad_group),
+        (campaign, "device", device),
+        (campaign, "geo", geo),
+    ]
 
 
 def expected(events: Iterable[dict[str, Any]], funnel: Funnel, windows: Iterable[int]) -> Expected:
@@ -65,20 +71,35 @@ def expected(events: Iterable[dict[str, Any]], funnel: Funnel, windows: Iterable
     def form_attr(f: dict[str, Any]) -> tuple[str, str, str, str, str]:
         click = clicks.get(f.get("click_id") or "")
         if click is not None:
-            return (click["campaign_id"], click["channel"], click["ad_group_id"],
-                    click.get("device") or UNKNOWN, click.get("geo") or UNKNOWN)  # fmt: skip
+            return (
+                click["campaign_id"],
+                click["channel"],
+                click["ad_group_id"],
+                click.get("device") or UNKNOWN,
+                click.get("geo") or UNKNOWN,
+            )
         dev, geo = f.get("device") or UNKNOWN, f.get("geo") or UNKNOWN
         if f.get("utm_campaign"):
-            return (f["utm_campaign"], f.get("utm_source") or UNKNOWN,
-                    f.get("utm_content") or UNKNOWN, dev, geo)  # fmt: skip
+            return (
+                f["utm_campaign"],
+                f.get("utm_source") or UNKNOWN,
+                f.get("utm_content") or UNKNOWN,
+                dev,
+                geo,
+            )
         return (UNATTRIBUTED, UNKNOWN, UNKNOWN, dev, geo)
 
     counted: list[tuple[int, str, tuple[str, str, str, str, str], int, int]] = []
     all_minutes: list[int] = []
     for c in clicks.values():
         m = _ms(c["event_time"]) // 60000 * 60
-        seg = (c["campaign_id"], c["channel"], c["ad_group_id"],
-               c.get("device") or UNKNOWN, c.get("geo") or UNKNOWN)  # fmt: skip
+        seg = (
+            c["campaign_id"],
+            c["channel"],
+            c["ad_group_id"],
+            c.get("device") or UNKNOWN,
+            c.get("geo") or UNKNOWN,
+        )
         counted.append((m, "click", seg, c["cost_micros"], 0))
         all_minutes.append(m)
 
@@ -87,12 +108,15 @@ def expected(events: Iterable[dict[str, Any]], funnel: Funnel, windows: Iterable
         all_minutes.append(_ms(f["event_time"]) // 60000 * 60)
         best = first_form.get(f["lead_id"])
         if best is None or (_ms(f["event_time"]), f["event_id"]) < (
-            _ms(best["event_time"]), best["event_id"]
+            _ms(best["event_time"]),
+            best["event_id"],
         ):
             first_form[f["lead_id"]] = f
     lead_attr = {lead: form_attr(f) for lead, f in first_form.items()}
     for f in first_form.values():
-        counted.append((_ms(f["event_time"]) // 60000 * 60, lead_stage, lead_attr[f["lead_id"]], 0, 0))
+        counted.append(
+            (_ms(f["event_time"]) // 60000 * 60, lead_stage, lead_attr[f["lead_id"]], 0, 0)
+        )
 
     first_crm: dict[tuple[str, str], dict[str, Any]] = {}
     for e in (e for e in events if e["event_type"] == "crm_event"):
@@ -102,13 +126,21 @@ def expected(events: Iterable[dict[str, Any]], funnel: Funnel, windows: Iterable
         all_minutes.append(_ms(e["event_time"]) // 60000 * 60)
         best = first_crm.get((e["lead_id"], stage))
         if best is None or (_ms(e["event_time"]), e["event_id"]) < (
-            _ms(best["event_time"]), best["event_id"]
+            _ms(best["event_time"]),
+            best["event_id"],
         ):
             first_crm[(e["lead_id"], stage)] = e
     no_lead = (UNATTRIBUTED, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN)
     for (lead, stage), e in first_crm.items():
-        counted.append((_ms(e["event_time"]) // 60000 * 60, stage, lead_attr.get(lead, no_lead),
-                        0, e.get("deal_value_micros") or 0))  # fmt: skip
+        counted.append(
+            (
+                _ms(e["event_time"]) // 60000 * 60,
+                stage,
+                lead_attr.get(lead, no_lead),
+                0,
+                e.get("deal_value_micros") or 0,
+            )
+        )
 
     kpi: dict[KpiKey, list[int]] = defaultdict(lambda: [0, 0, 0])
     for minute, stage, seg, cost, revenue in counted:
@@ -122,8 +154,9 @@ def expected(events: Iterable[dict[str, Any]], funnel: Funnel, windows: Iterable
     return Expected({k: (v[0], v[1], v[2]) for k, v in kpi.items()}, rolling)
 
 
-def _rolling(kpi: dict[KpiKey, list[int]], funnel: Funnel, windows: Iterable[int],
-             first: int, last: int) -> dict[RollKey, tuple[int, int]]:  # fmt: skip
+def _rolling(
+    kpi: dict[KpiKey, list[int]], funnel: Funnel, windows: Iterable[int], first: int, last: int
+) -> dict[RollKey, tuple[int, int]]:
     """Window sums by prefix sums: a row exists where the group has any fact in the window."""
     n = (last - first) // 60 + 1
     stages = funnel.stage_names

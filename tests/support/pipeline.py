@@ -33,37 +33,50 @@ class PipelineEnv:
     @property
     def settings(self) -> Settings:
         return Settings(
-            kafka_bootstrap=self.bootstrap, clickhouse_url=self.clickhouse_url,
-            data_dir=self.home, topic_prefix=self.name, app_id=self.name,
-            partitions=self.partitions, web_port=self.web_port,
-        )  # fmt: skip
+            kafka_bootstrap=self.bootstrap,
+            clickhouse_url=self.clickhouse_url,
+            data_dir=self.home,
+            topic_prefix=self.name,
+            app_id=self.name,
+            partitions=self.partitions,
+            web_port=self.web_port,
+        )
 
     def environ(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FUNNELWATCH_")}
         s = self.settings
-        env.update({
-            "FUNNELWATCH_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
-            "FUNNELWATCH_CLICKHOUSE_URL": s.clickhouse_url,
-            "FUNNELWATCH_DATA_DIR": str(s.data_dir),
-            "FUNNELWATCH_TOPIC_PREFIX": s.topic_prefix,
-            "FUNNELWATCH_APP_ID": s.app_id,
-            "FUNNELWATCH_PARTITIONS": str(s.partitions),
-            "FUNNELWATCH_WEB_PORT": str(s.web_port),
-        })  # fmt: skip
+        env.update(
+            {
+                "FUNNELWATCH_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+                "FUNNELWATCH_CLICKHOUSE_URL": s.clickhouse_url,
+                "FUNNELWATCH_DATA_DIR": str(s.data_dir),
+                "FUNNELWATCH_TOPIC_PREFIX": s.topic_prefix,
+                "FUNNELWATCH_APP_ID": s.app_id,
+                "FUNNELWATCH_PARTITIONS": str(s.partitions),
+                "FUNNELWATCH_WEB_PORT": str(s.web_port),
+            }
+        )
         return env
 
     def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*FUNNELWATCH, *args], env=self.environ(), capture_output=True, text=True,
-            timeout=timeout, check=True,
-        )  # fmt: skip
+            [*FUNNELWATCH, *args],
+            env=self.environ(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )
 
     def start_worker(self, log_name: str = "worker.log") -> subprocess.Popen[bytes]:
         log = (self.home / log_name).open("ab")
         return subprocess.Popen(
             [*FUNNELWATCH, "worker", "-l", "warn"],
-            env=self.environ(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            env=self.environ(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def consumed_topics(self) -> list[str]:
         cat = catalogue(self.settings)
@@ -75,7 +88,9 @@ class PipelineEnv:
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
         try:
             committed = admin.list_consumer_group_offsets(self.name)
-            tps = [TopicPartition(t, p) for t in self.consumed_topics() for p in range(self.partitions)]
+            tps = [
+                TopicPartition(t, p) for t in self.consumed_topics() for p in range(self.partitions)
+            ]
             ends = consumer.end_offsets(tps)
             return sum(
                 end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
@@ -99,11 +114,17 @@ class PipelineEnv:
             else:
                 zero_since = None
             time.sleep(1)
-        raise AssertionError(f"pipeline did not drain in {timeout}s: lag {self.lag()}; {self.tail()}")
+        raise AssertionError(
+            f"pipeline did not drain in {timeout}s: lag {self.lag()}; {self.tail()}"
+        )
 
     def tail(self, lines: int = 40) -> str:
         path = self.home / "worker.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        return (
+            "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            if path.exists()
+            else ""
+        )
 
 
 def stop(worker: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGTERM) -> None:

@@ -19,24 +19,49 @@ from funnelwatch.processors.attribution import (
 from funnelwatch.schemas.funnel import load_funnel
 
 FUNNEL = load_funnel()
-CLICK = {"event_id": "c1", "click_id": "k1", "campaign_id": "cmp-a", "channel": "google",
-         "ad_group_id": "ag1", "device": "mobile", "geo": "DE"}  # fmt: skip
+CLICK = {
+    "event_id": "c1",
+    "click_id": "k1",
+    "campaign_id": "cmp-a",
+    "channel": "google",
+    "ad_group_id": "ag1",
+    "device": "mobile",
+    "geo": "DE",
+}
 
 
 def form(eid: str = "f1", t: str = "2026-11-01T10:00:00Z", **kw: Any) -> dict[str, Any]:
-    return {"event_id": eid, "lead_id": "L1", "event_time": t, "click_id": "k1",
-            "utm_campaign": "cmp-utm", "utm_source": "newsletter", "device": "desktop",
-            "geo": "FR", **kw}  # fmt: skip
+    return {
+        "event_id": eid,
+        "lead_id": "L1",
+        "event_time": t,
+        "click_id": "k1",
+        "utm_campaign": "cmp-utm",
+        "utm_source": "newsletter",
+        "device": "desktop",
+        "geo": "FR",
+        **kw,
+    }
 
 
 def crm(eid: str, status: str, t: str, value: int | None = None) -> dict[str, Any]:
-    return {"event_id": eid, "lead_id": "L1", "status": status, "event_time": t,
-            "deal_value_micros": value}  # fmt: skip
+    return {
+        "event_id": eid,
+        "lead_id": "L1",
+        "status": status,
+        "event_time": t,
+        "deal_value_micros": value,
+    }
 
 
 def test_form_with_known_click_takes_the_click_campaign_and_segment() -> None:
     attr = attribute_form(form(), click_segment(CLICK))
-    assert (attr.campaign_id, attr.method, attr.device, attr.geo) == ("cmp-a", "click", "mobile", "DE")
+    assert (attr.campaign_id, attr.method, attr.device, attr.geo) == (
+        "cmp-a",
+        "click",
+        "mobile",
+        "DE",
+    )
 
 
 def test_form_without_known_click_falls_back_to_utm_campaign() -> None:
@@ -71,8 +96,11 @@ def test_only_earliest_event_of_a_stage_is_counted_per_lead() -> None:
     add_form(state, form(), attribute_form(form(), None), ("forms", 0, 1))
     add_crm(state, crm("m", "meeting_booked", "2026-11-02T10:00:00Z"), ("crm", 0, 2))
     add_crm(state, crm("p", "presentation_requested", "2026-11-01T12:00:00Z"), ("crm", 0, 3))
-    qualified = {f["event_id"]: f["counted"] for f in lead_facts("L1", state, FUNNEL)
-                 if f["stage"] == "qualified"}  # fmt: skip
+    qualified = {
+        f["event_id"]: f["counted"]
+        for f in lead_facts("L1", state, FUNNEL)
+        if f["stage"] == "qualified"
+    }
     assert qualified == {"m": 0, "p": 1}
 
 
@@ -80,7 +108,9 @@ def test_only_earliest_event_of_a_stage_is_counted_per_lead() -> None:
 def test_lead_facts_do_not_depend_on_arrival_order(order: tuple[int, ...]) -> None:
     steps = [
         lambda s: add_form(s, form(), attribute_form(form(), None), ("forms", 0, 1)),
-        lambda s: add_form(s, form(), attribute_form(form(), click_segment(CLICK)), ("forms", 0, 1)),
+        lambda s: add_form(
+            s, form(), attribute_form(form(), click_segment(CLICK)), ("forms", 0, 1)
+        ),
         lambda s: add_crm(s, crm("w", "won", "2026-11-03T10:00:00Z", 5_000_000), ("crm", 0, 2)),
         lambda s: add_crm(s, crm("c", "contacted", "2026-11-01T10:30:00Z"), ("crm", 0, 3)),
     ]
@@ -91,7 +121,11 @@ def test_lead_facts_do_not_depend_on_arrival_order(order: tuple[int, ...]) -> No
         (f["stage"], f["campaign_id"], f["counted"], f["revenue_micros"])
         for f in lead_facts("L1", state, FUNNEL)
     )
-    assert facts == [("contacted", "cmp-a", 1, 0), ("lead", "cmp-a", 1, 0), ("won", "cmp-a", 1, 5_000_000)]
+    assert facts == [
+        ("contacted", "cmp-a", 1, 0),
+        ("lead", "cmp-a", 1, 0),
+        ("won", "cmp-a", 1, 5_000_000),
+    ]
 
 
 def test_duplicate_crm_event_changes_nothing() -> None:

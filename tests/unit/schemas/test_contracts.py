@@ -18,9 +18,18 @@ from funnelwatch.schemas.contracts import (
 from funnelwatch.schemas.events import EVENT_TYPES, AdClick
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-CLICK = {"event_type": "ad_click", "event_id": "e1", "event_time": "2026-11-29T11:59:00Z",
-         "schema_version": 1, "click_id": "k1", "campaign_id": "cmp", "ad_group_id": "ag",
-         "ad_id": "ad", "channel": "google", "cost_micros": 1_250_000}  # fmt: skip
+CLICK = {
+    "event_type": "ad_click",
+    "event_id": "e1",
+    "event_time": "2026-11-29T11:59:00Z",
+    "schema_version": 1,
+    "click_id": "k1",
+    "campaign_id": "cmp",
+    "ad_group_id": "ag",
+    "ad_id": "ad",
+    "channel": "google",
+    "cost_micros": 1_250_000,
+}
 
 
 def _raw(**changes: object) -> bytes:
