@@ -43,6 +43,7 @@ test: python-deps system-deps kafka-jars
 lint: python-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 typecheck: python-deps
 	$(BIN)/mypy

@@ -95,9 +95,13 @@ _PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def simulate_command(args: tuple[str, ...]) -> None:
     """Send simulated funnel traffic to Kafka (``funnelwatch simulate --help``)."""
-    from funnelwatch.streams.simulator.cli import main as simulate_main
+    import argparse
 
-    sys.exit(simulate_main(list(args), current_settings()))
+    from funnelwatch.streams.simulator.cli import add_simulate_arguments, run_simulate
+
+    parser = argparse.ArgumentParser(prog="funnelwatch simulate")
+    add_simulate_arguments(parser)
+    sys.exit(run_simulate(parser.parse_args(list(args)), current_settings()))
 
 
 @click.command(name="demo", context_settings=_PASSTHROUGH)
@@ -109,14 +113,22 @@ def demo_command(args: tuple[str, ...]) -> None:
     sys.exit(demo_main(list(args)))
 
 
+CUSTOM_COMMANDS = (db_group, topics_group, settings_command, simulate_command, demo_command)
+
+
 def main() -> None:
+    custom = {c.name: c for c in CUSTOM_COMMANDS}
+    if len(sys.argv) > 1 and sys.argv[1] in custom:
+        # Our commands need no Faust app: run them without building the worker's.
+        custom[sys.argv[1]].main(sys.argv[2:], prog_name=f"funnelwatch {sys.argv[1]}")
+        return
     from faust.cli.faust import cli
 
-    for command in (db_group, topics_group, settings_command, simulate_command, demo_command):
-        cli.add_command(command)
-    from funnelwatch.processors.app import app
+    from funnelwatch.processors.app import create_pipeline
 
-    app.main()
+    for command in CUSTOM_COMMANDS:
+        cli.add_command(command)  # listed in `funnelwatch --help` next to Faust's own
+    create_pipeline().app.main()
 
 
 if __name__ == "__main__":

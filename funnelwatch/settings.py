@@ -75,7 +75,15 @@ class Settings(BaseSettings):
         (15, 60, 1440),
         description="Windows of the rolling stage conversions, in minutes (JSON list).",
     )
+    rolling_interval_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="Rolling conversions are recomputed at most this often (and when idle).",
+    )
     web_port: int = Field(6066, ge=0, description="Port of the worker's web server (/metrics).")
+    web_bind: str = Field(
+        "127.0.0.1", description="Address the web server listens on (0.0.0.0 in containers)."
+    )
 
     @field_validator("clickhouse_url")
     @classmethod

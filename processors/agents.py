@@ -34,6 +34,7 @@ from .attribution import (
     click_fact,
     click_segment,
     event_ms,
+    facts_to_emit,
     lead_facts,
     new_lead_state,
 )
@@ -120,6 +121,7 @@ def register(p: Pipeline) -> None:
             ev, src = msg["event"], tuple(msg["src"])
             lead_id = ev["lead_id"]
             state = p.leads.get(lead_id) or new_lead_state()
+            before = lead_facts(lead_id, state, p.funnel)
             if msg["kind"] == "form":
                 add_form(state, ev, Attribution.from_dict(msg["attr"]), src)
                 if state["crm"]:
@@ -130,7 +132,7 @@ def register(p: Pipeline) -> None:
                 add_crm(state, ev, src)
             state["rev"] += 1
             p.leads[lead_id] = state
-            for fact in lead_facts(lead_id, state, p.funnel):
+            for fact in facts_to_emit(before, lead_facts(lead_id, state, p.funnel)):
                 await p.facts.send(key=fact["event_id"], value=fact)
         yield None  # pragma: no cover
 

@@ -1,6 +1,6 @@
 """The Faust application: topics, tables and agents wired from one Settings object.
 
-``app`` (module level) is what ``funnelwatch worker`` runs. Before the worker
+``funnelwatch worker`` runs the app of ``create_pipeline()``. Before the worker
 starts consuming, :class:`FunnelWorker` creates every catalogue topic with its
 partition count and applies the ClickHouse migrations, so a fresh Kafka and a
 fresh ClickHouse are ready without a separate step.
@@ -68,7 +68,8 @@ class Pipeline:
             topic_replication_factor=settings.replication_factor,
             topic_allow_declare=False,
             web_port=settings.web_port,
-            web_host="127.0.0.1",
+            web_bind=settings.web_bind,
+            web_host=settings.web_bind,
             producer_acks=-1,
             producer_linger=0.005,
             stream_buffer_maxsize=8192,
@@ -94,9 +95,17 @@ class Pipeline:
             partial(connect, settings.effective_clickhouse_url),
             self.funnel,
             settings.rolling_windows_minutes,
+            roll_interval=settings.rolling_interval_seconds,
         )
         self.sink_executor = ThreadPoolExecutor(1, thread_name_prefix="clickhouse-sink")
         agents.register(self)
+
+        @app.timer(settings.sink_batch_seconds)  # type: ignore[untyped-decorator]
+        async def roll_idle() -> None:
+            # Rolling conversions of the last batches, when no new batch triggers it.
+            await asyncio.get_running_loop().run_in_executor(
+                self.sink_executor, self.sink.roll_if_due
+            )
 
         @app.page("/metrics")
         async def metrics_page(web: Any, request: Any) -> Any:
@@ -113,7 +122,3 @@ class Pipeline:
 
 def create_pipeline(settings: Settings | None = None) -> Pipeline:
     return Pipeline(settings or current_settings())
-
-
-pipeline = create_pipeline()
-app = pipeline.app

@@ -218,3 +218,22 @@ def lead_facts(lead_id: str, state: dict[str, Any], funnel: Funnel) -> list[Fact
         for eid, item in items.items():
             facts.append(fact(eid, item, stage, attr, eid == first, "", int(item["value"])))
     return facts
+
+
+def _content(fact: Fact) -> tuple[Any, ...]:
+    return (fact["minute"], fact["campaign_id"], fact["channel"], fact["ad_group_id"],
+            fact["device"], fact["geo"], fact["attribution"], fact["counted"],
+            fact["revenue_micros"])  # fmt: skip
+
+
+def facts_to_emit(before: list[Fact], after: list[Fact]) -> list[Fact]:
+    """The facts of a lead worth writing after one event.
+
+    Only facts that are new or changed are re-sent, so a CRM event does not rewrite the
+    lead's older minutes. An event that changed nothing (a duplicate, or a replay after
+    a crash whose outputs may have been lost) re-sends every fact of the lead: that is
+    what makes a replay repair whatever the crash left unwritten.
+    """
+    old = {(f["stage"], f["event_id"]): _content(f) for f in before}
+    changed = [f for f in after if old.get((f["stage"], f["event_id"])) != _content(f)]
+    return changed or after

@@ -34,3 +34,7 @@ SINK_ERRORS = Counter("funnelwatch_sink_errors_total", "Failed ClickHouse writes
 LAST_EVENT_TIME = Gauge(
     "funnelwatch_last_event_timestamp_seconds", "Event time of the newest valid event", ["source"]
 )
+ROLLING_PENDING = Gauge(
+    "funnelwatch_rolling_pending",
+    "1 while per-minute KPIs changed that the rolling conversions do not reflect yet",
+)

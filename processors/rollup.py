@@ -52,6 +52,13 @@ FROM
 GROUP BY minute, campaign_id, dim, dim_value, stage
 """
 
+# Rolling sums by prefix sums, linear in the minutes covered: per group and stage a
+# dense per-minute array from `base` (the first minute any target window holds) to
+# `hi`, its cumulative sum cs (with a leading 0), and for target j (t = lo + 60 j)
+# the window sum cs[j + W + 1] - cs[j + 1], taken as the difference of two slices.
+# A pseudo-stage '*' counts the minutes with any row, so a target gets a row exactly
+# when its window holds data. No lambda captures a column and each level has one
+# ARRAY JOIN: ClickHouse 18.16 supports neither.
 _RECOMPUTE_ROLLING = """
 INSERT INTO conversion_rolling
     (minute, campaign_id, dim, dim_value, window_minutes, from_stage, to_stage,
@@ -60,31 +67,40 @@ SELECT toDateTime(t), campaign_id, dim, dim_value, %(window)s, from_stage, to_st
        sumIf(n, stage = from_stage), sumIf(n, stage = to_stage), %(version)s
 FROM
 (
-    SELECT t, campaign_id, dim, dim_value, stage, sum(events) AS n
+SELECT campaign_id, dim, dim_value, stage, n, t
+FROM
+(
+    SELECT campaign_id, dim, dim_value, stage,
+           arrayConcat([toUInt64(0)], arrayCumSum(groupArrayInsertAt(0, %(dense)s)(events, idx)))
+               AS cs
     FROM
     (
-        -- The target minutes t in [lo, hi] whose window (t - w, t] holds minute m:
-        -- t from max(m, lo) to min(m + w - 60, hi). Built with replicate() because
-        -- ClickHouse 18.16 fails to resolve a column captured by a lambda here.
         SELECT campaign_id, dim, dim_value, stage, events,
-               greatest(m, toUInt32(%(lo)s)) AS first_t,
-               least(m + %(window_s)s - 60, toUInt32(%(hi)s)) AS last_t,
-               range(toUInt32(if(last_t >= first_t, intDiv(last_t - first_t, 60) + 1, 0))) AS steps,
-               arrayMap((i, base) -> base + i * 60, steps, replicate(first_t, steps)) AS targets
+               toUInt32(intDiv(toUInt32(minute) - %(base)s, 60)) AS idx
         FROM
         (
-            SELECT toUInt32(minute) AS m, campaign_id, dim, dim_value, stage,
-                   argMax(events, version) AS events
+            SELECT minute, campaign_id, dim, dim_value, stage, argMax(events, version) AS events
             FROM kpi_minute
-            WHERE minute > toDateTime(%(data_lo)s) AND minute <= toDateTime(%(hi)s)
+            WHERE minute >= toDateTime(%(base)s) AND minute <= toDateTime(%(hi)s)
             GROUP BY minute, campaign_id, dim, dim_value, stage
         )
+        UNION ALL
+        SELECT campaign_id, dim, dim_value, '*', toUInt64(1),
+               toUInt32(intDiv(toUInt32(minute) - %(base)s, 60))
+        FROM kpi_minute
+        WHERE minute >= toDateTime(%(base)s) AND minute <= toDateTime(%(hi)s)
+        GROUP BY minute, campaign_id, dim, dim_value
     )
-    ARRAY JOIN targets AS t
-    GROUP BY t, campaign_id, dim, dim_value, stage
+    GROUP BY campaign_id, dim, dim_value, stage
+)
+ARRAY JOIN
+    arrayMap((a, b) -> a - b, arraySlice(cs, %(width)s + 1, %(targets)s),
+             arraySlice(cs, 1, %(targets)s)) AS n,
+    arrayMap(j -> toUInt32(%(lo)s) + j * 60, range(%(targets)s)) AS t
 )
 ARRAY JOIN %(from_stages)s AS from_stage, %(to_stages)s AS to_stage
-GROUP BY t, campaign_id, dim, dim_value, from_stage, to_stage
+GROUP BY campaign_id, dim, dim_value, t, from_stage, to_stage
+HAVING sumIf(n, stage = '*') > 0
 """
 
 
@@ -117,14 +133,17 @@ def recompute_rolling(
     transitions = funnel.transitions
     version = new_version()
     for window in windows:
+        base = lo - (window - 1) * 60
         client.execute(
             _RECOMPUTE_ROLLING,
             {
                 "window": window,
-                "window_s": window * 60,
+                "width": window,
                 "lo": lo,
                 "hi": hi,
-                "data_lo": lo - window * 60,
+                "base": base,
+                "dense": (hi - base) // 60 + 1,
+                "targets": (hi - lo) // 60 + 1,
                 "from_stages": [a for a, _ in transitions],
                 "to_stages": [b for _, b in transitions],
                 "version": version,

@@ -10,6 +10,7 @@ crash variant kills the worker with SIGKILL mid-stream and restarts it.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 import uuid
@@ -27,7 +28,8 @@ from tests.support.pipeline import PipelineEnv, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
-EVENTS = 200_000
+# the issue asks for 200,000; FUNNELWATCH_E2E_EVENTS lowers it for a quick local run
+EVENTS = int(os.environ.get("FUNNELWATCH_E2E_EVENTS", "200000"))
 WINDOWS = (15, 60, 1440)
 
 

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,7 +88,7 @@ class PipelineEnv:
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
         try:
-            committed = admin.list_consumer_group_offsets(self.name)
+            committed = admin.list_group_offsets(self.name).get(self.name, {})
             tps = [
                 TopicPartition(t, p) for t in self.consumed_topics() for p in range(self.partitions)
             ]
@@ -107,7 +108,7 @@ class PipelineEnv:
         while time.monotonic() - started < timeout:
             if worker.poll() is not None:
                 raise AssertionError(f"worker exited with {worker.returncode}: {self.tail()}")
-            if self.lag() == 0:
+            if self.lag() == 0 and self.metric("funnelwatch_rolling_pending") == 0:
                 zero_since = zero_since or time.monotonic()
                 if time.monotonic() - zero_since >= 3:
                     return zero_since - started
@@ -117,6 +118,19 @@ class PipelineEnv:
         raise AssertionError(
             f"pipeline did not drain in {timeout}s: lag {self.lag()}; {self.tail()}"
         )
+
+    def metric(self, name: str) -> float | None:
+        """A sample of the worker's /metrics, or None while it does not answer."""
+        try:
+            url = f"http://127.0.0.1:{self.web_port}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as response:
+                text = response.read().decode()
+        except OSError:
+            return None
+        for line in text.splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+        return None
 
     def tail(self, lines: int = 40) -> str:
         path = self.home / "worker.log"

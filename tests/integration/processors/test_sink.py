@@ -74,7 +74,7 @@ def tables(c: ClickHouse) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
 
 
 def sink(c: ClickHouse) -> FactSink:
-    return FactSink(lambda: c, load_funnel(), (15, 60))
+    return FactSink(lambda: c, load_funnel(), (15, 60), roll_interval=0)
 
 
 def batch() -> list[Fact]:
@@ -137,3 +137,18 @@ def test_rolling_rows_cover_minutes_between_batches_without_facts(client: ClickH
         )
     }
     assert minutes == {m * 60 for m in range(11)}
+
+
+def test_deferred_roll_survives_a_restart_of_the_sink(client: ClickHouse) -> None:
+    eager = sink(client)
+    eager.flush(batch())
+    want = tables(client)
+    for table in ("funnel_facts", "kpi_minute", "conversion_rolling", "sink_progress"):
+        client.execute(f"TRUNCATE TABLE {table}")
+    lazy = FactSink(lambda: client, load_funnel(), (15, 60), roll_interval=3600)
+    lazy.flush(batch()[:100])  # the first flush of a sink rolls; the next waits
+    lazy.flush(batch())
+    assert tables(client) != want, "the second flush should have left rolling pending"
+    restarted = FactSink(lambda: client, load_funnel(), (15, 60), roll_interval=3600)
+    restarted.roll_if_due()  # what the worker's idle timer does after a restart
+    assert tables(client) == want

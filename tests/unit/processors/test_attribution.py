@@ -13,6 +13,7 @@ from funnelwatch.processors.attribution import (
     add_form,
     attribute_form,
     click_segment,
+    facts_to_emit,
     lead_facts,
     new_lead_state,
 )
@@ -140,3 +141,31 @@ def test_status_outside_the_funnel_produces_no_fact() -> None:
     state = new_lead_state()
     state["crm"]["z"] = {"t": 0, "status": "archived", "value": 0, "src": ["crm", 0, 0]}
     assert lead_facts("L1", state, FUNNEL) == []
+
+
+def test_crm_event_resends_only_its_own_fact_not_the_older_lead_fact() -> None:
+    state = new_lead_state()
+    add_form(state, form(), attribute_form(form(), click_segment(CLICK)), ("forms", 0, 1))
+    before = lead_facts("L1", state, FUNNEL)
+    add_crm(state, crm("c", "contacted", "2026-11-02T10:30:00Z"), ("crm", 0, 3))
+    sent = facts_to_emit(before, lead_facts("L1", state, FUNNEL))
+    assert [f["event_id"] for f in sent] == ["c"]
+
+
+def test_late_form_resends_the_crm_facts_it_reattributes() -> None:
+    state = new_lead_state()
+    add_crm(state, crm("c", "contacted", "2026-11-02T10:30:00Z"), ("crm", 0, 3))
+    before = lead_facts("L1", state, FUNNEL)
+    add_form(state, form(), attribute_form(form(), click_segment(CLICK)), ("forms", 0, 1))
+    sent = facts_to_emit(before, lead_facts("L1", state, FUNNEL))
+    sent_ids = sorted((f["event_id"], f["campaign_id"]) for f in sent)
+    assert sent_ids == [("c", "cmp-a"), ("f1", "cmp-a")]
+
+
+def test_replayed_event_resends_every_fact_of_the_lead() -> None:
+    state = new_lead_state()
+    add_form(state, form(), attribute_form(form(), None), ("forms", 0, 1))
+    add_crm(state, crm("c", "contacted", "2026-11-02T10:30:00Z"), ("crm", 0, 3))
+    before = lead_facts("L1", state, FUNNEL)
+    add_crm(state, crm("c", "contacted", "2026-11-02T10:30:00Z"), ("crm", 0, 3))
+    assert len(facts_to_emit(before, lead_facts("L1", state, FUNNEL))) == 2

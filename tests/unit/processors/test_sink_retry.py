@@ -41,6 +41,6 @@ def test_transient_failures_are_retried_until_the_batch_is_written(monkeypatch: 
         connects.append(1)
         return client
 
-    FactSink(connect, load_funnel(), (15,)).flush([fact(1, "click", 0)])
-    assert client.inserts == ["funnel_facts", "sink_progress"]
+    FactSink(connect, load_funnel(), (15,), roll_interval=0).flush([fact(1, "click", 0)])
+    assert client.inserts == ["funnel_facts", "sink_progress", "sink_progress"]
     assert len(connects) == 4  # a fresh connection after each failure
