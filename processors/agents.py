@@ -11,12 +11,11 @@ Topology::
                                                        \\-> dead-letter
     by-click --join_click [tables clicks, waiting_for_click]--> facts, by-lead
     by-lead  --join_lead  [table leads]--> facts
-    facts    --sink (batches)--> ClickHouse
+    facts    --sink (own consumer, batches, commit after ClickHouse)--> ClickHouse
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -136,13 +135,10 @@ def register(p: Pipeline) -> None:
                 await p.facts.send(key=fact["event_id"], value=fact)
         yield None  # pragma: no cover
 
-    @app.agent(p.facts, name="sink", concurrency=1)
-    async def sink(stream: StreamT[Any]) -> AsyncIterator[None]:
-        loop = asyncio.get_running_loop()
-        async for batch in stream.take(s.sink_batch_size, within=s.sink_batch_seconds):
-            # The batch's events are acked (committable) only after this returns.
-            await loop.run_in_executor(p.sink_executor, p.sink.flush, batch)
-        yield None  # pragma: no cover
+    @app.task  # type: ignore[untyped-decorator]
+    async def sink() -> None:
+        # Not an agent: see processors/sink_consumer.py for why it has its own consumer.
+        await p.sink_consumer.run()
 
 
 async def _send_form(

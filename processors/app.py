@@ -29,6 +29,7 @@ from funnelwatch.streams.catalogue import catalogue
 
 from . import agents
 from .sink import FactSink
+from .sink_consumer import SinkConsumer
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,14 @@ class Pipeline:
             web_bind=settings.web_bind,
             web_host=settings.web_bind,
             producer_acks=-1,
-            producer_linger=0.005,
+            # batching produce requests matters: small requests cost more CPU than records
+            producer_linger=0.05,
+            producer_max_batch_size=262144,
             stream_buffer_maxsize=8192,
             broker_commit_interval=1.0,
+            # A SIGKILLed worker holds its partitions until its session expires: keep it short.
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=3.0,
             table_standby_replicas=0,
             Worker=FunnelWorker,
         )
@@ -98,6 +104,15 @@ class Pipeline:
             roll_interval=settings.rolling_interval_seconds,
         )
         self.sink_executor = ThreadPoolExecutor(1, thread_name_prefix="clickhouse-sink")
+        self.sink_consumer = SinkConsumer(
+            settings.kafka_bootstrap,
+            cat.facts.name,
+            f"{settings.app_id}-sink",
+            self.sink,
+            self.sink_executor,
+            settings.sink_batch_size,
+            settings.sink_batch_seconds,
+        )
         agents.register(self)
 
         @app.timer(settings.sink_batch_seconds)  # type: ignore[untyped-decorator]

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +41,8 @@ DROP_SHARE = 0.5
 DROP_MIN_EVENTS = 100
 #: a conversion of exactly zero is damning with fewer events (a broken form sends nothing)
 ZERO_MIN_EVENTS = 60
+#: a drop must be this unlikely under the baseline rate to be marked
+DROP_P_VALUE = 0.001
 
 # Sorted last: it collects what no campaign claims, not a campaign one can fix.
 _UNATTRIBUTED = "(unattributed)"
@@ -115,9 +118,20 @@ def conversion_dropped(conversion: Conversion) -> bool:
     if rate == 0 and n >= ZERO_MIN_EVENTS:
         return True
     baseline = conversion.baseline
-    if not baseline or n < DROP_MIN_EVENTS:
+    if not baseline or n < DROP_MIN_EVENTS or rate >= DROP_SHARE * baseline:
         return False
-    return rate < DROP_SHARE * baseline
+    # Far below baseline on enough volume, and unlikely to be chance: the Poisson
+    # probability of so few conversions at the baseline rate is below DROP_P_VALUE.
+    return poisson_tail(conversion.to_events, n * baseline) < DROP_P_VALUE
+
+
+def poisson_tail(observed: int, expected: float) -> float:
+    """P(X <= observed) for X ~ Poisson(expected)."""
+    term = total = math.exp(-expected)
+    for k in range(1, observed + 1):
+        term *= expected / k
+        total += term
+    return min(total, 1.0)
 
 
 def money(micros: float | None) -> str:

@@ -78,7 +78,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouse]:
     path: Path = tmp_path_factory.mktemp("board-chdb")
     ch = connect("chdb://" + str(path))
     migrate(ch)
-    sink = FactSink(lambda: ch, load_funnel(), (15, 60, 1440))
+    sink = FactSink(lambda: ch, load_funnel(), (15, 60, 1440), roll_interval=0)
     # Several batches, so the sink's incremental rolling recomputation is what we read.
     for start in range(0, MINUTES, 10):
         sink.flush([f for m in range(start, start + 10) for f in facts_of_minute(m)])

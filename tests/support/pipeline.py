@@ -88,7 +88,9 @@ class PipelineEnv:
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
         try:
-            committed = admin.list_group_offsets(self.name).get(self.name, {})
+            sink = f"{self.name}-sink"
+            offsets = admin.list_group_offsets([self.name, sink])
+            committed = {**offsets.get(self.name, {}), **offsets.get(sink, {})}
             tps = [
                 TopicPartition(t, p) for t in self.consumed_topics() for p in range(self.partitions)
             ]
