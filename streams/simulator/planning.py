@@ -11,6 +11,7 @@ Invariants:
 
 from __future__ import annotations
 
+import math
 import random
 from bisect import bisect_right
 from datetime import datetime, timedelta
@@ -126,7 +127,9 @@ def _walk_back(config: SimulationConfig, records: int, end_ms: int, start_ms: in
             )
         return linear[key]
 
-    target, expected, minutes = MARGIN * records, 0.0, 0
+    # Relative margin for the model's bias, plus an absolute one for its noise, which
+    # dominates small runs (records come in lumps: a lead brings its CRM lifecycle).
+    target, expected, minutes = MARGIN * records + 10 * math.sqrt(records), 0.0, 0
     while expected < target and minutes < _MAX_MINUTES:
         minutes += 1
         minute_ms = end_ms - minutes * _MINUTE_MS
