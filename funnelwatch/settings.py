@@ -80,7 +80,9 @@ class Settings(BaseSettings):
         ge=0,
         description="Rolling conversions are recomputed at most this often (and when idle).",
     )
-    web_port: int = Field(6066, ge=0, description="Port of the worker's web server (/metrics).")
+    web_port: int = Field(
+        6066, ge=1, le=65535, description="Port of the worker's web server (/metrics)."
+    )
     web_bind: str = Field(
         "127.0.0.1", description="Address the web server listens on (0.0.0.0 in containers)."
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 from funnelwatch.localstack.ports import free_port
 from funnelwatch.settings import Settings
@@ -89,7 +90,11 @@ class PipelineEnv:
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
         try:
             sink = f"{self.name}-sink"
-            offsets = admin.list_group_offsets([self.name, sink])
+            try:
+                offsets = admin.list_group_offsets([self.name, sink])
+            except KafkaError:
+                # a fresh broker creates its offsets topic on the first group lookup
+                offsets = {}
             committed = {**offsets.get(self.name, {}), **offsets.get(sink, {})}
             tps = [
                 TopicPartition(t, p) for t in self.consumed_topics() for p in range(self.partitions)
