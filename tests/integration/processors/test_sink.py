@@ -73,8 +73,18 @@ def tables(c: ClickHouse) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
     return kpi, rolling
 
 
+def _raise(exc: Exception) -> None:
+    raise exc
+
+
+def truncate_all(c: ClickHouse) -> None:
+    for table in ("funnel_facts", "kpi_minute", "conversion_rolling", "sink_progress"):
+        c.execute(f"TRUNCATE TABLE {table}")
+
+
 def sink(c: ClickHouse) -> FactSink:
-    return FactSink(lambda: c, load_funnel(), (15, 60), roll_interval=0)
+    # on_fatal: raise in the test instead of ending the process as the worker does
+    return FactSink(lambda: c, load_funnel(), (15, 60), roll_interval=0, on_fatal=_raise)
 
 
 def batch() -> list[Fact]:
@@ -96,8 +106,7 @@ def test_crash_after_facts_before_rollup_is_repaired_by_the_replay(client: Click
     reference = sink(client)
     reference.flush(batch())
     want = tables(client)
-    for table in ("funnel_facts", "kpi_minute", "conversion_rolling", "sink_progress"):
-        client.execute(f"TRUNCATE TABLE {table}")
+    truncate_all(client)
     # what a worker killed between its two writes leaves behind: facts, no KPIs
     client.insert("funnel_facts", FACT_COLUMNS, [fact_row(f) for f in batch()])
     sink(client).flush(batch())
@@ -143,12 +152,13 @@ def test_deferred_roll_survives_a_restart_of_the_sink(client: ClickHouse) -> Non
     eager = sink(client)
     eager.flush(batch())
     want = tables(client)
-    for table in ("funnel_facts", "kpi_minute", "conversion_rolling", "sink_progress"):
-        client.execute(f"TRUNCATE TABLE {table}")
-    lazy = FactSink(lambda: client, load_funnel(), (15, 60), roll_interval=3600)
+    truncate_all(client)
+    lazy = FactSink(lambda: client, load_funnel(), (15, 60), roll_interval=3600, on_fatal=_raise)
     lazy.flush(batch()[:100])  # the first flush of a sink rolls; the next waits
     lazy.flush(batch())
     assert tables(client) != want, "the second flush should have left rolling pending"
-    restarted = FactSink(lambda: client, load_funnel(), (15, 60), roll_interval=3600)
+    restarted = FactSink(
+        lambda: client, load_funnel(), (15, 60), roll_interval=3600, on_fatal=_raise
+    )
     restarted.roll_if_due()  # what the worker's idle timer does after a restart
     assert tables(client) == want
