@@ -108,6 +108,9 @@ class PipelineEnv:
             admin.close()
             consumer.close()
 
+    #: how long the lag must stay zero before the pipeline counts as drained
+    DRAIN_CONFIRM_SECONDS = 3.0
+
     def wait_drained(self, worker: subprocess.Popen[bytes], timeout: float = 900) -> float:
         """Block until every input of the worker is committed, twice in a row; return seconds."""
         started = time.monotonic()
@@ -117,7 +120,7 @@ class PipelineEnv:
                 raise AssertionError(f"worker exited with {worker.returncode}: {self.tail()}")
             if self.lag() == 0 and self.metric("funnelwatch_rolling_pending") == 0:
                 zero_since = zero_since or time.monotonic()
-                if time.monotonic() - zero_since >= 3:
+                if time.monotonic() - zero_since >= self.DRAIN_CONFIRM_SECONDS:
                     return zero_since - started
             else:
                 zero_since = None
