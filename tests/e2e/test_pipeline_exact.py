@@ -128,6 +128,10 @@ def test_kpis_in_clickhouse_equal_the_oracle_after_drain(
     try:
         if crash:
             _kill_mid_stream(env, worker)
+            # Restart once the killed member's session (10 s) has expired: a restart
+            # inside it triggers a second rebalance after which Faust 0.15.3 can leave a
+            # partition unfetched (a known limitation, see the README).
+            time.sleep(12)
             worker = env.start_worker()
         env.wait_drained(worker)
         drained_after = time.monotonic() - started - env.DRAIN_CONFIRM_SECONDS
