@@ -41,6 +41,8 @@ class Catalogue:
     by_click: TopicSpec
     by_lead: TopicSpec
     facts: TopicSpec
+    alerts: TopicSpec
+    bid_recommendations: TopicSpec
     changelogs: tuple[TopicSpec, ...]
     leader: TopicSpec
 
@@ -57,6 +59,8 @@ class Catalogue:
             self.by_click,
             self.by_lead,
             self.facts,
+            self.alerts,
+            self.bid_recommendations,
             *self.changelogs,
             self.leader,
         )
@@ -77,6 +81,12 @@ def catalogue(settings: Settings) -> Catalogue:
         by_click=spec("by-click", 7, "internal: clicks and forms keyed by click_id"),
         by_lead=spec("by-lead", 30, "internal: attributed leads and CRM events keyed by lead_id"),
         facts=spec("facts", 7, "internal: attributed funnel facts for the ClickHouse sink"),
+        alerts=spec(
+            "alerts", 30, "output: alert lifecycle messages (firing, resolved), keyed by alert_id"
+        ),
+        bid_recommendations=spec(
+            "bid-recommendations", 7, "output: bid multipliers per campaign, keyed by campaign_id"
+        ),
         changelogs=tuple(
             TopicSpec(f"{settings.app_id}-{t}-changelog", p, 0, compacted=True, purpose="changelog")
             for t in TABLES
