@@ -38,3 +38,8 @@ ROLLING_PENDING = Gauge(
     "funnelwatch_rolling_pending",
     "1 while per-minute KPIs changed that the rolling conversions do not reflect yet",
 )
+ALERTS_ACTIVE = Gauge(
+    "funnelwatch_alerts_active",
+    "1 while a detector alert is firing (one series per open incident), 0 after it resolved",
+    ["kind", "campaign_id", "from_stage", "to_stage"],
+)
