@@ -27,7 +27,7 @@ from funnelwatch.settings import Settings, current_settings
 from funnelwatch.streams.admin import ensure_topics
 from funnelwatch.streams.catalogue import catalogue
 
-from . import agents
+from . import agents, faust_fixes
 from .sink import FactSink
 from .sink_consumer import SinkConsumer
 
@@ -60,6 +60,7 @@ class Pipeline:
             max_cost_micros=settings.max_cost_micros,
         )
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        faust_fixes.install()
         self.app = app = faust.App(
             settings.app_id,
             broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
