@@ -6,12 +6,14 @@ the shipped ``alertmanager.yml`` with its webhook pointed at a receiver in the t
 its route timings shortened to seconds. The test endpoint exports
 ``funnelwatch_alerts_active`` — the detectors' contract — so the shipped funnel rule
 fires without depending on a detector; the worker's own metrics prove the scrape, the
-consumer-lag gauge and the recording rules on real data.
+consumer-lag gauge and the recording rules on real data. A SIGKILLed worker proves the
+shipped worker-down rule (its real ``for: 1m``) and the inhibition of funnel alerts.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -268,3 +270,86 @@ def test_worker_down_inhibits_funnel_alerts_of_its_job_in_the_shipped_alertmanag
     assert muted[0]["status"]["state"] == "suppressed"
     time.sleep(3)  # three group intervals: a muted alert would have been sent by now
     assert not _campaign_notifications(receiver, "cmp-muted", "firing")
+
+
+def test_a_killed_worker_pages_worker_down_after_a_minute_and_mutes_funnel_alerts_of_its_job(
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    receiver: WebhookReceiver,
+    alertmanager: LocalAlertmanager,
+) -> None:
+    """The shipped ``for: 1m`` is kept: this test waits a real minute for it."""
+    env = PipelineEnv(
+        kafka_bootstrap,
+        f"chdb://{tmp_path / 'chdb'}",
+        tmp_path / "worker",
+        name=f"promdown-{int(time.time() * 1000)}",
+        partitions=1,
+    )
+    env.home.mkdir()
+    worker = env.start_worker()
+    registry = CollectorRegistry()
+    active = Gauge(
+        "funnelwatch_alerts_active",
+        "1 while a detector alert is firing",
+        ["kind", "campaign_id", "from_stage", "to_stage"],
+        registry=registry,
+    )
+    detector_port = free_port()
+    detector_server, _ = start_http_server(detector_port, addr="127.0.0.1", registry=registry)
+    worker_target = f"127.0.0.1:{env.web_port}"
+    prometheus = LocalPrometheus(
+        [worker_target, f"127.0.0.1:{detector_port}"],
+        RULES,
+        [alertmanager.address],
+        home=tmp_path / "prometheus",
+    )
+    try:
+        prometheus.start()
+        wait_for(
+            lambda: prometheus.query(f'up{{instance="{worker_target}"}} == 1'),
+            "Prometheus to scrape the worker",
+        )
+        stop(worker, signal.SIGKILL)
+        killed = time.monotonic()
+        down = wait_for(
+            lambda: receiver.received(
+                lambda n: n["commonLabels"].get("alertname") == "FunnelwatchWorkerDown"
+            ),
+            "the worker-down notification",
+            timeout=100,
+        )
+        paged_after = time.monotonic() - killed
+        print(f"worker down paged {paged_after:.1f}s after the kill")
+        assert 60 <= paged_after < 90  # the shipped for: 1m, then seconds
+        [alert] = down[0]["alerts"]
+        assert alert["labels"]["instance"] == worker_target
+        assert alert["labels"]["severity"] == "page"
+        assert alert["annotations"]["summary"] == f"funnelwatch worker {worker_target} is down"
+
+        # A funnel alert of the same job while the worker is down: fired, but muted.
+        active.labels("stall", "cmp-during-outage", "click", "lead").set(1)
+        wait_for(
+            lambda: [
+                a
+                for a in prometheus.alerts()
+                if a["labels"].get("campaign_id") == "cmp-during-outage" and a["state"] == "firing"
+            ],
+            "Prometheus to fire the funnel alert",
+        )
+        muted = wait_for(
+            lambda: [
+                a
+                for a in alertmanager.alerts()
+                if a["labels"].get("campaign_id") == "cmp-during-outage"
+            ],
+            "Alertmanager to receive the funnel alert",
+        )
+        assert muted[0]["status"]["state"] == "suppressed"
+        assert muted[0]["status"]["inhibitedBy"]
+        time.sleep(3)  # three group intervals: a muted alert would have been sent by now
+        assert not _campaign_notifications(receiver, "cmp-during-outage", "firing")
+    finally:
+        prometheus.stop()
+        detector_server.shutdown()
+        stop(worker)
