@@ -166,6 +166,12 @@ def test_worker_is_scraped_and_a_funnel_alert_reaches_the_webhook_once_per_campa
             "the dead-letter ratio recording rule",
         )
         assert 0.01 < float(ratio[0]["value"][1]) < 0.2  # about 5% malformed sent
+        wait_for(
+            lambda: prometheus.query(
+                f'sum(funnelwatch_consumer_lag{{instance="{worker_target}"}}) == 0'
+            ),
+            "the worker's lag to drain to zero",
+        )
 
         # Two incidents of one campaign and one of another: two notifications, by campaign.
         active.labels("stall", "cmp-a", "click", "lead").set(1)
