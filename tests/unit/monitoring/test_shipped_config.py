@@ -198,3 +198,15 @@ def test_readme_receiver_examples_are_valid_alertmanager_config(tmp_path: Path) 
                         sub[key] = str(secret)
         path.write_text(yaml.safe_dump(config))
         run_tool("amtool", "check-config", path)
+
+
+def test_docker_compose_runs_the_shipped_files_against_its_worker() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert "./monitoring/prometheus:/etc/prometheus:ro" in compose["prometheus"]["volumes"]
+    assert "./monitoring/alertmanager:/etc/alertmanager:ro" in compose["alertmanager"]["volumes"]
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    [target] = config["scrape_configs"][0]["static_configs"][0]["targets"]
+    port = compose["worker"]["environment"]["FUNNELWATCH_WEB_PORT"]
+    assert target == f"worker:{port}"
+    [alertmanager] = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert alertmanager == "alertmanager:9093"
