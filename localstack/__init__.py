@@ -16,8 +16,8 @@ Invariants:
 - Every server listens on 127.0.0.1 only, and everything it writes (config, data, logs,
   pidfile) stays under its home directory; nothing under /etc or /var is touched.
 - A start either ends with a server that answers its clients' protocol (a Kafka metadata
-  request, a ClickHouse ``SELECT``, ``/-/ready`` of Prometheus and Alertmanager) or raises with the tail of the server's log; a failed
-  start leaves no process behind.
+  request, a ClickHouse ``SELECT``, Prometheus' and Alertmanager's ``/-/ready``) or
+  raises with the tail of the server's log; a failed start leaves no process behind.
 - Each server runs in its own process group and stop() ends that group: SIGTERM, then
   SIGKILL after a timeout. A Kafka home keeps a pidfile, so another process can stop it.
 - The Kafka broker never auto-creates topics: topics come from the catalogue with
