@@ -88,12 +88,15 @@ def register(p: Pipeline) -> None:
 
     @p.app.timer(REFRESH_SECONDS)  # type: ignore[untyped-decorator]
     async def refresh_consumer_lag() -> None:
-        # A metric must never take the worker down: log and try again next time.
+        # A metric must never take the worker down: on an error (a rebalance under way)
+        # the series go away until the next refresh, rather than stay at a stale value.
         try:
             agents_reporter.report(await faust_lags(p.app, excluded))
         except Exception as exc:
             log.debug("agents' consumer lag not available: %r", exc)
+            agents_reporter.report({})
         try:
             sink_reporter.report(await p.sink_consumer.lags())
         except Exception as exc:
             log.debug("sink consumer lag not available: %r", exc)
+            sink_reporter.report({})
