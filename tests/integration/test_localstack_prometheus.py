@@ -25,6 +25,7 @@ RULES = sorted((ROOT / "monitoring" / "prometheus" / "rules").glob("*.yml"))
 def test_prometheus_and_alertmanager_start_ready_load_the_shipped_files_and_stop() -> None:
     am = LocalAlertmanager(ALERTMANAGER_YML, "http://127.0.0.1:9/hook")
     prometheus = LocalPrometheus(["127.0.0.1:9"], RULES, [])
+    homes = (am.home, prometheus.home)
     try:
         am.start()
         prometheus.alertmanagers = [am.address]
@@ -33,7 +34,6 @@ def test_prometheus_and_alertmanager_start_ready_load_the_shipped_files_and_stop
         rules = http_json(f"{prometheus.url}/api/v1/rules")["data"]["groups"]
         groups = {g["name"] for g in rules}
         assert groups == {"funnelwatch-pipeline", "funnelwatch-funnel"}
-        homes = (am.home, prometheus.home)
         assert (am.home / "prometheus-alertmanager.pid").exists()
     finally:
         prometheus.stop()
