@@ -27,7 +27,7 @@ from funnelwatch.settings import Settings, current_settings
 from funnelwatch.streams.admin import ensure_topics
 from funnelwatch.streams.catalogue import catalogue
 
-from . import agents, faust_fixes
+from . import agents, faust_fixes, lag
 from .sink import FactSink
 from .sink_consumer import SinkConsumer
 
@@ -115,6 +115,7 @@ class Pipeline:
             settings.sink_batch_seconds,
         )
         agents.register(self)
+        lag.register(self)
 
         @app.timer(settings.sink_batch_seconds)  # type: ignore[untyped-decorator]
         async def roll_idle() -> None:

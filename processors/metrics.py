@@ -43,3 +43,13 @@ ALERTS_ACTIVE = Gauge(
     "1 while a detector alert is firing (one series per open incident), 0 after it resolved",
     ["kind", "campaign_id", "from_stage", "to_stage"],
 )
+CONSUMER_LAG = Gauge(
+    "funnelwatch_consumer_lag",
+    "Records in a partition this worker consumes that its group has not committed yet "
+    "(log end offset minus committed offset), refreshed every few seconds",
+    ["topic", "partition"],
+)
+# Both kinds exist from the start at 0, so rate()/increase() in Prometheus see the first
+# error too (a series born at 1 shows no increase).
+for _kind in ("retry", "fatal"):
+    SINK_ERRORS.labels(kind=_kind)

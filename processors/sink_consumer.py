@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
 from .facts import Fact
+from .lag import partition_lag
 from .sink import FactSink
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,18 @@ class SinkConsumer:
             await loop.run_in_executor(self._executor, self._sink.flush, batch)
         # Positions are just past the records fetched, all of which are now in ClickHouse.
         await consumer.commit()
+
+    async def lags(self) -> dict[tuple[str, int], int | None]:
+        """Per assigned partition: high watermark minus committed offset (see lag.py)."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        lags: dict[tuple[str, int], int | None] = {}
+        for tp in consumer.assignment():
+            # committed() answers from the consumer's cache for assigned partitions
+            committed = await consumer.committed(tp)
+            lags[(tp.topic, tp.partition)] = partition_lag(consumer.highwater(tp), committed)
+        return lags
 
 
 class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
