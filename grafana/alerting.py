@@ -155,7 +155,7 @@ FROM (
         FROM kpi_minute FINAL
         WHERE {WHOLE_CAMPAIGN} AND $__timeFilter(minute) AND stage = '{LEAD}' AND events > 0
         GROUP BY campaign_id
-    ) USING campaign_id
+    ) AS leads USING campaign_id
     WHERE {WHOLE_CAMPAIGN} AND $__timeFilter(minute)
     GROUP BY campaign_id
     HAVING sumIf(events, stage = '{CLICK}') > 0

@@ -47,12 +47,13 @@ FROM (
     FROM kpi_minute FINAL
     WHERE {WHOLE_CAMPAIGN} AND $__timeFilter(minute)
     GROUP BY campaign_id
-) ANY LEFT JOIN (
+) AS kpis
+ANY LEFT JOIN (
     SELECT campaign_id, count() AS open_alerts
     FROM ({ALERTS_NOW})
     WHERE status = 'firing'
     GROUP BY campaign_id
-) USING campaign_id
+) AS open USING campaign_id
 ORDER BY open_alerts DESC, isNull(change), change, spend DESC""",
     ("campaign", STRING),
     ("open_alerts", NUMBER),

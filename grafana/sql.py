@@ -22,7 +22,7 @@ BUCKET = "toDateTime(intDiv(toUInt32(minute), $__interval_s) * $__interval_s)"
 
 
 def ratio(numerator: str, denominator: str) -> str:
-    return f"if({denominator} > 0, {numerator} / {denominator}, NULL)"
+    return f"if({denominator} > 0, ({numerator}) / {denominator}, NULL)"
 
 
 def stage_count(stage: str, source: str) -> str:
