@@ -3,10 +3,10 @@
 Two rules on ClickHouse, evaluated every minute, one alert instance per campaign (the
 query returns one row per campaign: a string label column and one number):
 - *conversion drop*: click → lead leads missing in the last hour, in standard
-  deviations: (expected − observed) / sqrt(expected), where expected = clicks of the
-  hour × the conversion of the 23 hours before; only campaigns expecting at least
+  deviations: (expected - observed) / sqrt(expected), where expected = clicks of the
+  hour x the conversion of the 23 hours before; only campaigns expecting at least
   ``MIN_EXPECTED_LEADS`` leads are judged, so quiet segments never page;
-- *lead stall*: leads expected since the campaign's last lead (clicks since then ×
+- *lead stall*: leads expected since the campaign's last lead (clicks since then x
   the campaign's conversion over the day); no lead while ``STALL_EXPECTED_LEADS`` were
   due has a probability of e^-10 under Poisson noise, so it means a broken form.
 Both fire through the notification policy to the contact point (Alertmanager), with a
@@ -96,7 +96,8 @@ class AlertRule:
 
     def to_json(self) -> dict[str, Any]:
         built: Any = self.builder().build()
-        return _plain(built.to_json())
+        body: dict[str, Any] = _plain(built.to_json())
+        return body
 
 
 def _plain(value: Any) -> Any:

@@ -77,7 +77,8 @@ ORDER BY time, stage""",
 )
 
 _CLICK_LEAD = f"""
-    SELECT {BUCKET} AS time, countIf(stage = '{CLICK}') AS clicks, countIf(stage = '{LEAD}') AS leads
+    SELECT {BUCKET} AS time,
+           countIf(stage = '{CLICK}') AS clicks, countIf(stage = '{LEAD}') AS leads
     FROM ({facts("$__timeFilter(minute)")})
     WHERE counted = 1 AND {SEGMENT}
     GROUP BY time"""

@@ -6,6 +6,8 @@ annotations. Money is in currency units (micros / 1e6).
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from grafana_foundation_sdk.builders import dashboard as db
 
 from .board import Board, Part
@@ -13,8 +15,16 @@ from .chquery import NUMBER, STRING, TIME, ClickHouseQuery, table, timeseries
 from .datasources import CLICKHOUSE
 from .panels import stat_panel, table_panel, ts_panel
 from .sql import (
-    ALERTS_NOW, BUCKET, CLICK, KPI_NAMES, LEAD, STAGES, WHOLE_CAMPAIGN, kpi_columns, ratio,
-)  # fmt: skip
+    ALERTS_NOW,
+    BUCKET,
+    CLICK,
+    KPI_NAMES,
+    LEAD,
+    STAGES,
+    WHOLE_CAMPAIGN,
+    kpi_columns,
+    ratio,
+)
 
 UID = "funnelwatch-campaign-overview"
 #: the "now" window of the attention table, compared with the rest of the range
@@ -77,9 +87,7 @@ ORDER BY time, stage""",
 STAGE_CONVERSIONS = timeseries(
     f"""
 SELECT time,
-       {", ".join(
-           f"{ratio(f'n_{b}', f'n_{a}')} AS `{a} → {b}`" for a, b in zip(STAGES, STAGES[1:])
-       )}
+       {", ".join(f"{ratio(f'n_{b}', f'n_{a}')} AS `{a} → {b}`" for a, b in pairwise(STAGES))}
 FROM (
     SELECT {BUCKET} AS time,
            {", ".join(f"sumIf(events, stage = '{s}') AS n_{s}" for s in STAGES)}
@@ -88,7 +96,7 @@ FROM (
     GROUP BY time
 )
 ORDER BY time""",
-    *((f"{a} → {b}", NUMBER) for a, b in zip(STAGES, STAGES[1:])),
+    *((f"{a} → {b}", NUMBER) for a, b in pairwise(STAGES)),
 )
 
 CONVERSION_PER_CAMPAIGN = timeseries(
@@ -208,8 +216,9 @@ def board() -> Board:
             description="Events of a stage divided by events of the stage before, per "
             "interval. Deeper stages lag by hours to days: read them on the drill-down.",
         ),
-        ts_panel("Click → lead conversion per campaign", CONVERSION_PER_CAMPAIGN,
-                 unit="percentunit"),  # fmt: skip
+        ts_panel(
+            "Click → lead conversion per campaign", CONVERSION_PER_CAMPAIGN, unit="percentunit"
+        ),
         ts_panel("Spend per campaign", SPEND_PER_CAMPAIGN, unit=money),
         ts_panel("Cost per lead per campaign", CPL_PER_CAMPAIGN, unit=money, w=24),
         table_panel("Alerts", ALERTS, h=8),

@@ -12,8 +12,16 @@ from .board import Part
 from .chquery import ClickHouseQuery
 from .datasources import CLICKHOUSE, PROMETHEUS
 
-def ts_panel(title: str, query: ClickHouseQuery, *, unit: str = "short", w: int = 12,
-             h: int = 8, description: str = "") -> Part:  # fmt: skip
+
+def ts_panel(
+    title: str,
+    query: ClickHouseQuery,
+    *,
+    unit: str = "short",
+    w: int = 12,
+    h: int = 8,
+    description: str = "",
+) -> Part:
     return Part(
         timeseries.Panel()
         .title(title)
@@ -28,8 +36,9 @@ def ts_panel(title: str, query: ClickHouseQuery, *, unit: str = "short", w: int 
     )
 
 
-def table_panel(title: str, query: ClickHouseQuery, *, w: int = 24, h: int = 8,
-                description: str = "") -> Part:  # fmt: skip
+def table_panel(
+    title: str, query: ClickHouseQuery, *, w: int = 24, h: int = 8, description: str = ""
+) -> Part:
     return Part(
         table.Panel()
         .title(title)
@@ -42,8 +51,15 @@ def table_panel(title: str, query: ClickHouseQuery, *, w: int = 24, h: int = 8,
     )
 
 
-def stat_panel(title: str, query: ClickHouseQuery, *, unit: str = "short", w: int = 12,
-               h: int = 4, description: str = "") -> Part:  # fmt: skip
+def stat_panel(
+    title: str,
+    query: ClickHouseQuery,
+    *,
+    unit: str = "short",
+    w: int = 12,
+    h: int = 4,
+    description: str = "",
+) -> Part:
     return Part(
         stat.Panel()
         .title(title)
@@ -57,8 +73,15 @@ def stat_panel(title: str, query: ClickHouseQuery, *, unit: str = "short", w: in
     )
 
 
-def prom_panel(title: str, exprs: dict[str, str], *, unit: str = "short", w: int = 12,
-               h: int = 8, description: str = "") -> Part:  # fmt: skip
+def prom_panel(
+    title: str,
+    exprs: dict[str, str],
+    *,
+    unit: str = "short",
+    w: int = 12,
+    h: int = 8,
+    description: str = "",
+) -> Part:
     """A Prometheus time series panel; ``exprs`` maps a legend format to a PromQL query."""
     panel = (
         timeseries.Panel()
@@ -81,8 +104,7 @@ def prom_panel(title: str, exprs: dict[str, str], *, unit: str = "short", w: int
     return Part(panel)
 
 
-def query_variable(name: str, label: str, query: ClickHouseQuery, *, multi: bool
-                   ) -> Part:  # fmt: skip
+def query_variable(name: str, label: str, query: ClickHouseQuery, *, multi: bool) -> Part:
     """A variable filled by a ClickHouse query (first column); multi ones include All."""
     model: dict[str, Any] = query.build().to_json()
     variable = (

@@ -15,7 +15,10 @@ UID = "funnelwatch-pipeline-health"
 PANELS: tuple[tuple[str, dict[str, str], str, str], ...] = (
     (
         "Throughput: valid events per second",
-        {"{{event_type}}": "sum by (event_type) (rate(funnelwatch_events_total[$__rate_interval]))"},
+        {
+            "{{event_type}}": "sum by (event_type) "
+            "(rate(funnelwatch_events_total[$__rate_interval]))"
+        },
         "reqps",
         "Valid events accepted by the worker, per event type.",
     ),

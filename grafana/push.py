@@ -199,11 +199,12 @@ class Pusher:
         return self.result
 
 
-def push(url: str, token: str, log: Callable[[str], None] = print, timeout: float = 10.0
-         ) -> PushResult:  # fmt: skip
+def push(
+    url: str, token: str, log: Callable[[str], None] = print, timeout: float = 10.0
+) -> PushResult:
     """Push everything to the Grafana at ``url``; raise PushError with a clear reason."""
     import niquests
-    from grafana_client import GrafanaApi
+    from grafana_client.api import GrafanaApi
     from grafana_client.client import GrafanaClientError, GrafanaException
 
     if not token:
@@ -212,15 +213,20 @@ def push(url: str, token: str, log: Callable[[str], None] = print, timeout: floa
     try:
         return Pusher(api, log).run()
     except niquests.exceptions.ConnectionError as exc:
-        raise PushError(f"cannot reach Grafana at {url}: connection refused or no such host "
-                        "(check --url)") from exc  # fmt: skip
+        raise PushError(
+            f"cannot reach Grafana at {url}: connection refused or no such host (check --url)"
+        ) from exc
     except GrafanaClientError as exc:
         if exc.status_code == 401:
-            raise PushError(f"Grafana at {url} rejected the token (401 Unauthorized): "
-                            "check --token / FUNNELWATCH_GRAFANA_TOKEN") from exc  # fmt: skip
+            raise PushError(
+                f"Grafana at {url} rejected the token (401 Unauthorized): "
+                "check --token / FUNNELWATCH_GRAFANA_TOKEN"
+            ) from exc
         if exc.status_code == 403:
-            raise PushError(f"the token may not change this Grafana (403 Forbidden): use a "
-                            "service account token with the Editor or Admin role") from exc  # fmt: skip
+            raise PushError(
+                "the token may not change this Grafana (403 Forbidden): use a "
+                "service account token with the Editor or Admin role"
+            ) from exc
         raise PushError(f"Grafana at {url} refused a request: {exc.message}") from exc
     except GrafanaException as exc:
         raise PushError(f"cannot talk to Grafana at {url}: {exc.message}") from exc

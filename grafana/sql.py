@@ -48,8 +48,15 @@ def kpi_columns(source: str) -> str:
 
 
 KPI_NAMES: tuple[str, ...] = (
-    *STAGES, "spend", "revenue", "cpc", "cpl", "cost_per_qualified", "cac", "romi",
-)  # fmt: skip
+    *STAGES,
+    "spend",
+    "revenue",
+    "cpc",
+    "cpl",
+    "cost_per_qualified",
+    "cac",
+    "romi",
+)
 
 
 def facts(time_condition: str) -> str:

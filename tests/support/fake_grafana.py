@@ -33,10 +33,15 @@ class GrafanaState:
     groups: dict[tuple[str, str], int] = field(default_factory=dict)
     contact_points: list[dict[str, Any]] = field(
         default_factory=lambda: [
-            {"uid": "default-email", "name": "grafana-default-email", "type": "email",
-             "settings": {"addresses": "<example@email.com>"}, "disableResolveMessage": False}
+            {
+                "uid": "default-email",
+                "name": "grafana-default-email",
+                "type": "email",
+                "settings": {"addresses": "<example@email.com>"},
+                "disableResolveMessage": False,
+            }
         ]
-    )  # fmt: skip
+    )
     policy: dict[str, Any] = field(
         default_factory=lambda: {
             "receiver": "grafana-default-email",
@@ -54,8 +59,7 @@ class GrafanaState:
 Reply = tuple[int, Any]
 
 
-def _require(state: GrafanaState, where: str, body: Any, **fields: type | tuple[type, ...]
-             ) -> bool:  # fmt: skip
+def _require(state: GrafanaState, where: str, body: Any, **fields: type | tuple[type, ...]) -> bool:
     if not isinstance(body, dict):
         state.violations.append(f"{where}: body is not a JSON object")
         return False
@@ -68,8 +72,19 @@ def _require(state: GrafanaState, where: str, body: Any, **fields: type | tuple[
 
 
 def _check_rule(state: GrafanaState, where: str, rule: Any) -> bool:
-    if not _require(state, where, rule, title=str, folderUID=str, ruleGroup=str, condition=str,
-                    data=list, noDataState=str, execErrState=str, orgID=int):  # fmt: skip
+    if not _require(
+        state,
+        where,
+        rule,
+        title=str,
+        folderUID=str,
+        ruleGroup=str,
+        condition=str,
+        data=list,
+        noDataState=str,
+        execErrState=str,
+        orgID=int,
+    ):
         return False
     ok = True
     rule_for = rule.get("for", "0s")
@@ -93,18 +108,15 @@ def _check_rule(state: GrafanaState, where: str, rule: Any) -> bool:
     return ok
 
 
-def route(state: GrafanaState, method: str, path: str, body: Any) -> Reply:  # noqa: C901
+def route(state: GrafanaState, method: str, path: str, body: Any) -> Reply:
     """Grafana's answer to one request (the documented endpoints push uses)."""
     not_found: Reply = (404, {"message": "Not found"})
-    if m := re.fullmatch(r"/api/plugins/([^/]+)/settings", path):
-        if method == "GET":
-            found = m.group(1) == "grafana-clickhouse-datasource" and state.plugin_installed
-            return (200, {"id": m.group(1), "enabled": True}) if found else (
-                404, {"message": "Plugin not found, no installed plugin with that id"})  # fmt: skip
-    if m := re.fullmatch(r"/api/datasources/uid/([^/]+)", path):
-        if method == "GET":
-            uid = m.group(1)
-            return (200, {"uid": uid}) if uid in state.datasources else not_found
+    if (m := re.fullmatch(r"/api/plugins/([^/]+)/settings", path)) and method == "GET":
+        if m.group(1) == "grafana-clickhouse-datasource" and state.plugin_installed:
+            return 200, {"id": m.group(1), "enabled": True}
+        return 404, {"message": "Plugin not found, no installed plugin with that id"}
+    if (m := re.fullmatch(r"/api/datasources/uid/([^/]+)", path)) and method == "GET":
+        return (200, {"uid": m.group(1)}) if m.group(1) in state.datasources else not_found
     if path == "/api/folders" and method == "POST":
         if not _require(state, "POST /api/folders", body, title=str, uid=str):
             return 400, {"message": "bad request"}
@@ -124,8 +136,9 @@ def route(state: GrafanaState, method: str, path: str, body: Any) -> Reply:  # n
                 return 200, folder
             return 400, {"message": "bad request"}
     if path == "/api/dashboards/db" and method == "POST":
-        if not _require(state, "POST /api/dashboards/db", body, dashboard=dict, folderUid=str,
-                        overwrite=bool):  # fmt: skip
+        if not _require(
+            state, "POST /api/dashboards/db", body, dashboard=dict, folderUid=str, overwrite=bool
+        ):
             return 400, {"message": "bad request"}
         dash = body["dashboard"]
         if not _require(state, "dashboard", dash, uid=str, title=str, panels=list):
@@ -142,10 +155,9 @@ def route(state: GrafanaState, method: str, path: str, body: Any) -> Reply:  # n
             "meta": {"folderUid": body["folderUid"], "version": version},
         }
         return 200, {"status": "success", "uid": dash["uid"], "version": version}
-    if m := re.fullmatch(r"/api/dashboards/uid/([^/]+)", path):
-        if method == "GET":
-            found_dash = state.dashboards.get(m.group(1))
-            return (200, found_dash) if found_dash else not_found
+    if (m := re.fullmatch(r"/api/dashboards/uid/([^/]+)", path)) and method == "GET":
+        found_dash = state.dashboards.get(m.group(1))
+        return (200, found_dash) if found_dash else not_found
     if path == "/api/v1/provisioning/alert-rules" and method == "POST":
         if not _check_rule(state, "POST alert-rules", body):
             return 400, {"message": "invalid rule"}
@@ -164,8 +176,12 @@ def route(state: GrafanaState, method: str, path: str, body: Any) -> Reply:  # n
                 return not_found
             if not _check_rule(state, "PUT alert-rules/:uid", body):
                 return 400, {"message": "invalid rule"}
-            state.rules[m.group(1)] = {**body, "uid": m.group(1), "id": rule["id"],
-                                       "provenance": "api"}  # fmt: skip
+            state.rules[m.group(1)] = {
+                **body,
+                "uid": m.group(1),
+                "id": rule["id"],
+                "provenance": "api",
+            }
             return 200, state.rules[m.group(1)]
     if m := re.fullmatch(r"/api/v1/provisioning/folder/([^/]+)/rule-groups/([^/]+)", path):
         key = (m.group(1), m.group(2))
@@ -173,8 +189,12 @@ def route(state: GrafanaState, method: str, path: str, body: Any) -> Reply:  # n
             return not_found
         if method == "GET":
             rules = [r for r in state.rules.values() if (r["folderUID"], r["ruleGroup"]) == key]
-            return 200, {"title": key[1], "folderUid": key[0], "interval": state.groups[key],
-                         "rules": rules}  # fmt: skip
+            return 200, {
+                "title": key[1],
+                "folderUid": key[0],
+                "interval": state.groups[key],
+                "rules": rules,
+            }
         if method == "PUT":
             if _require(state, "PUT rule-groups", body, interval=int):
                 state.groups[key] = body["interval"]
@@ -188,16 +208,16 @@ def route(state: GrafanaState, method: str, path: str, body: Any) -> Reply:  # n
                 return 400, {"message": "bad request"}
             state.contact_points.append(dict(body))
             return 202, body
-    if m := re.fullmatch(r"/api/v1/provisioning/contact-points/([^/]+)", path):
-        if method == "PUT":
-            if not _require(state, "PUT contact-points/:uid", body, name=str, type=str,
-                            settings=dict):  # fmt: skip
-                return 400, {"message": "bad request"}
-            for n, point in enumerate(state.contact_points):
-                if point.get("uid") == m.group(1):
-                    state.contact_points[n] = dict(body)
-                    return 202, {"message": "contactpoint updated"}
-            return not_found
+    if (m := re.fullmatch(r"/api/v1/provisioning/contact-points/([^/]+)", path)) and (
+        method == "PUT"
+    ):
+        if not _require(state, "PUT contact-points/:uid", body, name=str, type=str, settings=dict):
+            return 400, {"message": "bad request"}
+        for n, point in enumerate(state.contact_points):
+            if point.get("uid") == m.group(1):
+                state.contact_points[n] = dict(body)
+                return 202, {"message": "contactpoint updated"}
+        return not_found
     if path == "/api/v1/provisioning/policies":
         if method == "GET":
             return 200, state.policy
@@ -230,8 +250,10 @@ def _handler(state: GrafanaState) -> type[BaseHTTPRequestHandler]:
                 except ValueError:
                     state.violations.append(f"{self.command} {path}: body is not JSON")
                     body = None
-                if self.command in ("POST", "PUT") and raw and (
-                    self.headers.get("Content-Type", "").split(";")[0] != "application/json"
+                if (
+                    self.command in ("POST", "PUT")
+                    and raw
+                    and (self.headers.get("Content-Type", "").split(";")[0] != "application/json")
                 ):
                     state.violations.append(f"{self.command} {path}: not application/json")
                 status, reply = route(state, self.command, path, body)

@@ -90,9 +90,19 @@ def test_worker_clickhouse_url_matches_the_grafana_datasource_and_clickhouse_ser
         if d["type"] == "grafana-clickhouse-datasource"
     ]  # fmt: skip
     json_data = ds["jsonData"]
-    assert (url.scheme, url.hostname, url.port) == ("clickhouse", json_data["host"], json_data["port"])
-    assert url.path.lstrip("/") == json_data["defaultDatabase"] == s["clickhouse"]["environment"]["CLICKHOUSE_DB"]
-    assert url.username == json_data["username"] == s["clickhouse"]["environment"]["CLICKHOUSE_USER"]
+    assert (url.scheme, url.hostname, url.port) == (
+        "clickhouse",
+        json_data["host"],
+        json_data["port"],
+    )
+    assert (
+        url.path.lstrip("/")
+        == json_data["defaultDatabase"]
+        == s["clickhouse"]["environment"]["CLICKHOUSE_DB"]
+    )
+    assert (
+        url.username == json_data["username"] == s["clickhouse"]["environment"]["CLICKHOUSE_USER"]
+    )
     assert json_data["port"] in container_ports(s["clickhouse"])
     # the password reaches Grafana from the environment, the same variable as ClickHouse's
     assert ds["secureJsonData"]["password"] == "$CLICKHOUSE_PASSWORD"

@@ -69,5 +69,7 @@ def test_query_returns_the_columns_its_panel_expects(
     assert result, "no rows on four hours of simulated traffic"
     if located.query.query_type == "timeseries":
         # the time column is a bucket start inside the range (not a string, not epoch 0)
-        ((low, high),) = rows(loaded, f"SELECT min(toUInt32(time)), max(toUInt32(time)) FROM ({sql})")
+        ((low, high),) = rows(
+            loaded, f"SELECT min(toUInt32(time)), max(toUInt32(time)) FROM ({sql})"
+        )
         assert SIMULATION.start - 300 < int(low) <= int(high) <= SIMULATION.end

@@ -23,7 +23,9 @@ TOKEN = "glsa_test-token-0123456789"
 
 
 def grafana_state() -> GrafanaState:
-    return GrafanaState(token=TOKEN, datasources={"funnelwatch-clickhouse", "funnelwatch-prometheus"})
+    return GrafanaState(
+        token=TOKEN, datasources={"funnelwatch-clickhouse", "funnelwatch-prometheus"}
+    )
 
 
 def test_first_push_creates_folder_boards_rules_contact_point_and_policy() -> None:
@@ -67,8 +69,10 @@ def test_push_updates_only_what_was_changed_in_grafana() -> None:
         ("POST", "/api/dashboards/db"),
         ("PUT", "/api/v1/provisioning/alert-rules/funnelwatch-lead-stall"),
     ]
-    assert result.updated == ["dashboard funnelwatch-pipeline-health",
-                              "alert rule funnelwatch-lead-stall"]  # fmt: skip
+    assert result.updated == [
+        "dashboard funnelwatch-pipeline-health",
+        "alert rule funnelwatch-lead-stall",
+    ]
     assert state.dashboards["funnelwatch-pipeline-health"]["dashboard"]["title"] == (
         "Pipeline health"
     )
@@ -85,8 +89,9 @@ def test_wrong_token_is_reported_as_401_and_writes_nothing() -> None:
 def test_missing_clickhouse_plugin_is_reported_before_any_write() -> None:
     state = grafana_state()
     state.plugin_installed = False
-    with fake_grafana(state) as url, pytest.raises(
-        PushError, match="grafana-clickhouse-datasource is not installed"
+    with (
+        fake_grafana(state) as url,
+        pytest.raises(PushError, match="grafana-clickhouse-datasource is not installed"),
     ):
         push(url, TOKEN, log=lambda _: None)
     assert state.requests == [("GET", "/api/plugins/grafana-clickhouse-datasource/settings")]
@@ -103,7 +108,9 @@ def test_missing_datasource_is_a_warning_not_a_failure() -> None:
     state.datasources = {"funnelwatch-prometheus"}
     with fake_grafana(state) as url:
         result = push(url, TOKEN, log=lambda _: None)
-    assert [w.split(":")[0] for w in result.warnings] == ["no data source with uid 'funnelwatch-clickhouse'"]
+    assert [w.split(":")[0] for w in result.warnings] == [
+        "no data source with uid 'funnelwatch-clickhouse'"
+    ]
 
 
 def test_cli_reads_the_token_from_the_environment_and_never_prints_it() -> None:
@@ -112,12 +119,18 @@ def test_cli_reads_the_token_from_the_environment_and_never_prints_it() -> None:
     with fake_grafana(state) as url:
         first = subprocess.run(
             [sys.executable, "-m", "funnelwatch.cli", "grafana", "push", "--url", url],
-            env=env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         again = subprocess.run(
             [sys.executable, "-m", "funnelwatch.cli", "grafana", "push", "--url", url],
-            env=env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
     assert "created dashboard funnelwatch-campaign-overview" in first.stderr

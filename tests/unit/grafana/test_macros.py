@@ -15,7 +15,8 @@ RANGE = TimeRange(from_ms=1_793_527_200_500, to_ms=1_793_541_600_900, interval_m
         ("$__timeFilter(minute)",
          "minute >= toDateTime(1793527200) AND minute <= toDateTime(1793541600)"),
         ("$__timeFilter_ms(t)",
-         "t >= fromUnixTimestamp64Milli(1793527200500) AND t <= fromUnixTimestamp64Milli(1793541600900)"),
+         "t >= fromUnixTimestamp64Milli(1793527200500) AND "
+         "t <= fromUnixTimestamp64Milli(1793541600900)"),
         ("$__fromTime - 60 < $__toTime", "toDateTime(1793527200) - 60 < toDateTime(1793541600)"),
         ("$__dateFilter(d)", "d >= toDate('2026-11-01') AND d <= toDate('2026-11-01')"),
         ("$__dt(d, t)",
