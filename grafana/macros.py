@@ -2,7 +2,7 @@
 
 Two steps, in Grafana's order:
 1. template variables (Grafana's frontend): ``${name:sqlstring}`` becomes the values
-   quoted and escaped as SQL strings, comma separated; ``${name}``, ``$name`` and
+   in single quotes with each ``'`` doubled, comma separated; ``${name}``, ``$name`` and
    ``[[name]]`` the raw value (values joined by commas);
 2. the plugin's macros (grafana/clickhouse-datasource pkg/macros/macros.go): the time
    range in whole seconds through ``toDateTime(<epoch>)`` (milliseconds through
@@ -99,7 +99,8 @@ def expand_macros(sql: str, time: TimeRange) -> str:
 
 
 def _sql_string(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    # Grafana's sqlstring format: each ' doubled, the value in single quotes
+    return "'" + value.replace("'", "''") + "'"
 
 
 def expand_variables(sql: str, variables: Mapping[str, str | Sequence[str]]) -> str:

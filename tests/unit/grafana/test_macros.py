@@ -34,10 +34,10 @@ def test_interval_below_a_second_counts_as_one_second() -> None:
     assert expand("$__interval_s", TimeRange(0, 1000, interval_ms=20)) == "1"
 
 
-def test_sqlstring_variables_are_quoted_escaped_and_joined() -> None:
-    sql = "c = ${campaign:sqlstring} AND d IN (${device:sqlstring}) AND $raw"
-    got = expand(sql, RANGE, {"campaign": "it's", "device": ["mobile", "tab\\let"], "raw": "1"})
-    assert got == "c = 'it\\'s' AND d IN ('mobile','tab\\\\let') AND 1"
+def test_sqlstring_variables_are_quoted_escaped_and_joined_as_grafana_does() -> None:
+    sql = "c = ${campaign:sqlstring} AND d IN (${device:sqlstring}) AND $raw AND [[raw]]"
+    got = expand(sql, RANGE, {"campaign": "it's", "device": ["mobile", "tablet"], "raw": "1"})
+    assert got == "c = 'it''s' AND d IN ('mobile','tablet') AND 1 AND 1"
 
 
 def test_unknown_macro_and_undefined_variable_raise() -> None:
