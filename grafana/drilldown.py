@@ -139,6 +139,7 @@ def board() -> Board:
         table_panel("KPIs by channel", by_segment("channel"), h=6),
         table_panel("KPIs by ad group", by_segment("ad_group"), h=8),
         table_panel("KPIs by device", by_segment("device"), h=6),
+        table_panel("KPIs by geo", by_segment("geo"), h=8),
         table_panel(
             "Alerts of this campaign",
             table(alerts_table(CAMPAIGN), *ALERT_COLUMNS),

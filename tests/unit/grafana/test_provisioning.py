@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 import yaml
-from grafana_foundation_sdk.models.alerting import Rule
+from grafana_foundation_sdk.models.alerting import ContactPoint, NotificationPolicy, Rule
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from funnelwatch.grafana import build
+from funnelwatch.grafana.alerting import RULES, contact_point
+from funnelwatch.grafana.boards import BOARDS
 from funnelwatch.grafana.pipeline import PANELS
 
 ROOT = Path(__file__).parents[3] / "grafana" / "provisioning"
@@ -116,6 +118,9 @@ def test_alert_rules_load_into_the_sdk_model_and_their_references_resolve() -> N
         assert rule["condition"] in ref_ids
         for query in rule["data"]:
             assert query["datasourceUid"] in datasource_uids() | {"__expr__"}
+    assert ContactPoint.from_json(contact_point()).name == "funnelwatch-alertmanager"
+    for policy in alerting["policies"]:
+        assert NotificationPolicy.from_json(policy).receiver == policy["receiver"]
     receivers = {cp["name"] for cp in alerting["contactPoints"]}
     for policy in alerting["policies"]:
         assert policy["receiver"] in receivers
@@ -169,3 +174,14 @@ def test_pipeline_panel_queries_name_exported_metrics_and_their_labels(title: st
             for group in re.findall(r"by \(([^)]*)\)", expr):
                 for label in (x.strip() for x in group.split(",")):
                     assert label in exported[metric], (metric, label)
+
+
+def test_every_clickhouse_query_in_the_provisioning_is_one_the_query_tests_run() -> None:
+    """The query tests run the queries of the board definitions; this ties them to the
+    committed JSON and YAML, so no SQL reaches Grafana untested."""
+    tested = {q.query.build().to_json()["rawSql"] for b in BOARDS for q in b.clickhouse_queries()}
+    tested |= {r.query.build().to_json()["rawSql"] for r in RULES}
+    in_files = [sql for path in DASHBOARDS for sql in walk(json.loads(path.read_text()), "rawSql")]
+    in_files += list(walk(load_yaml("alerting/funnelwatch.yaml"), "rawSql"))
+    assert len(in_files) == len(set(in_files)) >= 20
+    assert set(in_files) == tested
