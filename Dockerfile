@@ -1,4 +1,5 @@
-# The funnelwatch worker and simulator image (docker-compose.yml runs both).
+# The funnelwatch image: the worker and the simulator (docker-compose.yml runs both),
+# and `funnelwatch grafana push` for a Grafana outside the stack.
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -7,7 +8,12 @@ COPY schemas schemas
 COPY streams streams
 COPY processors processors
 COPY localstack localstack
-RUN pip install --no-cache-dir .
+COPY grafana grafana
+RUN pip install --no-cache-dir . \
+    && useradd --system --home-dir /var/lib/funnelwatch --create-home funnelwatch
+# Faust tables and state live in the data dir; the web server must listen beyond loopback
+# for Prometheus and the compose health check.
 ENV FUNNELWATCH_DATA_DIR=/var/lib/funnelwatch FUNNELWATCH_WEB_BIND=0.0.0.0
+USER funnelwatch
 ENTRYPOINT ["funnelwatch"]
 CMD ["worker", "-l", "info"]

@@ -113,7 +113,49 @@ def demo_command(args: tuple[str, ...]) -> None:
     sys.exit(demo_main(list(args)))
 
 
-CUSTOM_COMMANDS = (db_group, topics_group, settings_command, simulate_command, demo_command)
+@click.group(name="grafana")
+def grafana_group() -> None:
+    """Grafana boards and alert rules as code."""
+
+
+@grafana_group.command(name="build")
+@click.option("--check", is_flag=True, help="Only report provisioning files that are stale.")
+def grafana_build(check: bool) -> None:
+    """Regenerate grafana/provisioning from the board and alert-rule code."""
+    from funnelwatch.grafana.build import main as build_main
+
+    sys.exit(build_main(["--check"] if check else []))
+
+
+@grafana_group.command(name="push")
+@click.option("--url", default=None, help="Grafana base URL (default: FUNNELWATCH_GRAFANA_URL).")
+@click.option(
+    "--token",
+    default=None,
+    help="Service account token (default: FUNNELWATCH_GRAFANA_TOKEN; prefer the variable).",
+)
+def grafana_push(url: str | None, token: str | None) -> None:
+    """Create or update the folder, boards, alert rules, contact point and policy."""
+    from funnelwatch.grafana.push import PushError, push
+
+    s = current_settings()
+    target = url or s.grafana_url
+    try:
+        result = push(target, token or s.grafana_token.get_secret_value(), _echo)
+    except PushError as exc:
+        _echo(f"funnelwatch grafana push: error: {exc}")
+        sys.exit(1)
+    for warning in result.warnings:
+        _echo(f"warning: {warning}")
+    _echo(
+        f"pushed to {target}: {len(result.created)} created, {len(result.updated)} updated, "
+        f"{len(result.unchanged)} unchanged"
+    )
+
+
+CUSTOM_COMMANDS = (
+    db_group, topics_group, settings_command, simulate_command, demo_command, grafana_group,
+)  # fmt: skip
 
 
 def main() -> None:

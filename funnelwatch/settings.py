@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "funnelwatch"
@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     )
     web_bind: str = Field(
         "127.0.0.1", description="Address the web server listens on (0.0.0.0 in containers)."
+    )
+    grafana_url: str = Field(
+        "http://localhost:3000", description="Grafana that `funnelwatch grafana push` writes to."
+    )
+    grafana_token: SecretStr = Field(
+        SecretStr(""),
+        description="Grafana service account token for `funnelwatch grafana push` (secret; "
+        "never printed or logged).",
     )
 
     @field_validator("clickhouse_url")

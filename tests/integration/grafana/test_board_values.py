@@ -1,0 +1,88 @@
+"""What the boards show on the simulated form outage, on both backends: the numbers a
+campaign manager reads, not only their types."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from funnelwatch.clickhouse import ClickHouse
+from funnelwatch.grafana import drilldown, overview
+from funnelwatch.grafana.macros import TimeRange
+from tests.integration.grafana.conftest import OUTAGE_CAMPAIGN, OUTAGE_MINUTE, SIMULATION
+from tests.support.grafana_queries import expanded, rows
+from tests.support.simulated_kpis import simulated_facts
+
+pytestmark = pytest.mark.integration
+WHOLE = TimeRange.of_seconds(SIMULATION.start, SIMULATION.end, interval_s=300)
+
+
+def test_totals_count_every_counted_fact_and_all_spend(loaded: ClickHouse) -> None:
+    facts = [f for f in simulated_facts(SIMULATION) if f["counted"]]
+    per_stage = Counter(f["stage"] for f in facts)
+
+    ((click, lead, contacted, qualified, won, spend, *_),) = rows(
+        loaded, expanded(overview.TOTALS.sql, WHOLE, {})
+    )
+
+    assert (click, lead, contacted, qualified, won) == tuple(
+        per_stage[s] for s in ("click", "lead", "contacted", "qualified", "won")
+    )
+    assert spend == pytest.approx(sum(f["cost_micros"] for f in facts) / 1e6)
+
+
+def test_attention_table_puts_the_campaign_with_the_broken_form_first(
+    loaded: ClickHouse,
+) -> None:
+    table = rows(loaded, expanded(overview.ATTENTION.sql, WHOLE, {}))
+    by_campaign = {r[0]: r for r in table}
+
+    first = table[0]
+    assert first[0] == OUTAGE_CAMPAIGN and first[1] == 1  # its detector alert is open
+    assert first[4] < -0.5  # conversion of the last hour fell by more than half
+    assert by_campaign["cmp-search-generic"][1] == 0  # its alert resolved
+
+
+def test_conversion_falls_below_the_band_after_the_outage_and_not_before(
+    loaded: ClickHouse,
+) -> None:
+    # the range starts two hours in: the baseline is the two hours before it
+    start = SIMULATION.start + 120 * 60
+    time = TimeRange.of_seconds(start, SIMULATION.end, interval_s=600)
+    variables = {
+        "campaign": OUTAGE_CAMPAIGN,
+        "channel": ["google"],
+        "ad_group": [f"ag-search-brand-{g}" for g in ("core", "product", "misspellings")],
+        "device": ["desktop", "mobile", "tablet"],
+    }
+    series = rows(loaded, expanded(drilldown.CONVERSION_VS_BASELINE.sql, time, variables))
+
+    outage = SIMULATION.start + OUTAGE_MINUTE * 60
+    after = [r for r in series if _epoch(r[0]) >= outage]
+    before = [r for r in series if _epoch(r[0]) + 600 <= outage]
+    assert after and before
+    assert all(conversion < low for _, conversion, _, low, _ in after)
+    below = [r for r in before if r[1] < r[3]]
+    assert len(below) <= 1  # a 3-sigma band: healthy intervals stay inside it
+    assert all(0 < base < 0.2 and low < base < high for _, _, base, low, high in series)
+
+
+def test_annotations_span_the_open_alert_to_the_end_of_the_range(loaded: ClickHouse) -> None:
+    found = rows(loaded, expanded(overview.ANNOTATION.sql, WHOLE, {}))
+    spans = {text: (_epoch(t), _epoch(end)) for t, end, text, _ in found}
+
+    assert spans["click→lead 0.0% vs 7.4%"] == (
+        SIMULATION.start + OUTAGE_MINUTE * 60,
+        SIMULATION.end,
+    )
+    assert spans["stall resolved"] == (SIMULATION.start + 3600, SIMULATION.start + 90 * 60)
+
+
+def _epoch(value: object) -> int:
+    """A DateTime cell as epoch seconds (the native driver returns datetimes, chDB text)."""
+    from datetime import UTC, datetime
+
+    if isinstance(value, datetime):
+        return int(value.replace(tzinfo=value.tzinfo or UTC).timestamp())
+    return int(datetime.fromisoformat(str(value)).replace(tzinfo=UTC).timestamp())
