@@ -202,8 +202,16 @@ def test_readme_receiver_examples_are_valid_alertmanager_config(tmp_path: Path) 
 
 def test_docker_compose_runs_the_shipped_files_against_its_worker() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    assert "./monitoring/prometheus:/etc/prometheus:ro" in compose["prometheus"]["volumes"]
-    assert "./monitoring/alertmanager:/etc/alertmanager:ro" in compose["alertmanager"]["volumes"]
+    prometheus_mounts = compose["prometheus"]["volumes"]
+    assert "./monitoring/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in (
+        prometheus_mounts
+    )
+    # rule_files are relative to prometheus.yml: rules/ must sit next to it
+    assert "./monitoring/prometheus/rules:/etc/prometheus/rules:ro" in prometheus_mounts
+    assert (
+        "./monitoring/alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro"
+        in compose["alertmanager"]["volumes"]
+    )
     config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
     [target] = config["scrape_configs"][0]["static_configs"][0]["targets"]
     port = compose["worker"]["environment"]["FUNNELWATCH_WEB_PORT"]
