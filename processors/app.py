@@ -117,12 +117,14 @@ class Pipeline:
         agents.register(self)
         lag.register(self)
 
-        @app.timer(settings.sink_batch_seconds)  # type: ignore[untyped-decorator]
+        @app.task  # type: ignore[untyped-decorator]
         async def roll_idle() -> None:
-            # Rolling conversions of the last batches, when no new batch triggers it.
-            await asyncio.get_running_loop().run_in_executor(
-                self.sink_executor, self.sink.roll_if_due
-            )
+            # Rolling conversions of the last batches, when no new batch triggers it. A
+            # loop, not a timer: the roll waits behind the sink's flushes on a busy worker.
+            loop = asyncio.get_running_loop()
+            while True:
+                await asyncio.sleep(settings.sink_batch_seconds)
+                await loop.run_in_executor(self.sink_executor, self.sink.roll_if_due)
 
         @app.page("/metrics")
         async def metrics_page(web: Any, request: Any) -> Any:

@@ -9,16 +9,31 @@ process: after a SIGKILL the restored tables miss those writes (a click seen, a
 lead's state) although their events are never replayed, and the pipeline's output
 silently diverges (a form attributed by utm instead of its click).
 
-Invariant restored here: when ``ProducerBuffer.flush`` returns, every message put
-into the buffer before the call has been acknowledged by Kafka (or flush raised).
+Faust's fetch loop also treats any jump in a partition's offsets as a compaction or
+transaction gap and counts the skipped offsets as processed. funnelwatch's topics have
+neither, and after a restart Faust 0.15.3 can fetch records around the end of table
+recovery that it never hands to the agents: the "gap" then covered about a hundred
+unprocessed records per partition, which were committed as done (lost clicks) or, at
+the head of a partition, stopped its commits for good (the pipeline never drained).
+
+Invariants restored here:
+
+- when ``ProducerBuffer.flush`` returns, every message put into the buffer before the
+  call has been acknowledged by Kafka (or flush raised);
+- an offset is delivered to the agents before any later offset of its partition is;
+  a jump is read again from the first missing offset, never skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+from faust.transport.consumer import CONSUMER_FETCHING, Consumer, ThreadDelegateConsumer
 from faust.transport.producer import ProducerBuffer
+
+log = logging.getLogger(__name__)
 
 _UNACKED = "_funnelwatch_unacked"
 #: a flush that cannot finish fails (so no offset is committed) instead of hanging
@@ -50,3 +65,107 @@ def install() -> None:
 
     ProducerBuffer.put = put  # type: ignore[method-assign]
     ProducerBuffer.flush = flush  # type: ignore[method-assign]
+    Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
+    _track_seeks()
+
+
+def _next_offsets(consumer: Any) -> dict[Any, int]:
+    """Per stream partition: the offset the agents must be handed next."""
+    found: dict[Any, int] = consumer.__dict__.setdefault("_funnelwatch_next", {})
+    return found
+
+
+def _track_seeks() -> None:
+    # Every way Faust moves a position records where reading resumes.
+    original_seek = Consumer.seek
+    original_to_committed = ThreadDelegateConsumer.seek_to_committed
+    original_seek_wait = ThreadDelegateConsumer.seek_wait
+
+    async def seek(self: Any, partition: Any, offset: int) -> None:
+        await original_seek(self, partition, offset)
+        _next_offsets(self)[partition] = offset
+
+    async def seek_to_committed(self: Any) -> Any:
+        offsets = await original_to_committed(self)
+        nxt = _next_offsets(self)
+        for tp, offset in offsets.items():
+            if offset is not None and offset >= 0:
+                nxt[tp] = offset
+        return offsets
+
+    async def seek_wait(self: Any, partitions: Any) -> None:
+        await original_seek_wait(self, partitions)
+        _next_offsets(self).update(partitions)
+
+    Consumer.seek = seek  # type: ignore[method-assign]
+    ThreadDelegateConsumer.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
+    ThreadDelegateConsumer.seek_wait = seek_wait  # type: ignore[method-assign]
+
+
+async def _drain_messages(self: Any, fetcher: Any) -> None:
+    """Faust's fetch loop; a stream partition's offsets reach the agents without holes."""
+    callback = self.callback
+    acks_enabled_for = self.app.topics.acks_enabled_for
+    read_offset: dict[Any, int | None] = self._read_offset
+    nxt = _next_offsets(self)
+    # partition -> offset sought back to and not received yet
+    rewinding: dict[Any, int] = {}
+    since_yield = 0
+
+    def deliverable(tp: Any, offset: int) -> bool | None:
+        """True: hand it over; False: already handed over; None: records before it are missing."""
+        if not acks_enabled_for(tp.topic) or self._is_changelog_tp(tp):
+            # changelogs are compacted (real holes): Faust's own rule
+            last = read_offset.get(tp)
+            return last is None or offset >= last
+        expected = nxt.get(tp)
+        if expected is None or offset == expected:
+            return True
+        return False if offset < expected else None
+
+    try:
+        while not (self._stopped.is_set() or fetcher._stopped.is_set()):
+            self.diag.set_flag(CONSUMER_FETCHING)
+            records = self.getmany(timeout=1.0)
+            await self.sleep(0)  # getmany can return at once, again and again
+            if self.should_stop:
+                continue
+            async for tp, message in records:
+                since_yield += 1
+                if since_yield > 100:
+                    await asyncio.sleep(0)
+                    since_yield = 0
+                offset = message.offset
+                verdict = deliverable(tp, offset)
+                if verdict is None:
+                    expected = nxt[tp]
+                    if rewinding.get(tp) != expected:
+                        log.warning(
+                            "%s:%s: offsets %s to %s were fetched but never processed; "
+                            "reading them again", tp.topic, tp.partition, expected, offset - 1,
+                        )  # fmt: skip
+                        rewinding[tp] = expected
+                        await self.seek(tp, expected)
+                    continue
+                if not verdict:
+                    continue
+                rewinding.pop(tp, None)
+                if self._commit_every is not None and self._n_acked >= self._commit_every:
+                    self._n_acked = 0
+                    await self.commit()
+                delivery = asyncio.ensure_future(callback(message))
+                await self.wait_first(delivery, self.suspend_flow.wait())
+                read_offset[tp] = offset
+                if delivery.done() and not delivery.cancelled() and not delivery.exception():
+                    nxt[tp] = offset + 1
+            self.diag.unset_flag(CONSUMER_FETCHING)
+    except self.consumer_stopped_errors:
+        if self.transport.app.should_stop:
+            return
+        raise
+    except asyncio.CancelledError:
+        if self.transport.app.should_stop:
+            return
+        raise
+    finally:
+        self.diag.unset_flag(CONSUMER_FETCHING)

@@ -85,18 +85,9 @@ def _diff(name: str, got: dict, want: dict) -> str:  # type: ignore[type-arg]
     )
 
 
-KNOWN_STALL = pytest.mark.xfail(
-    reason=(
-        "known bug: after a SIGKILL restart Faust 0.15.3 can leave one input partition "
-        "unfetched (pipeline stalls, nothing lost); exact whenever it drains"
-    ),
-    strict=False,
-)
-
-
 @pytest.mark.parametrize(
     "crash",
-    [False, pytest.param(True, marks=KNOWN_STALL)],
+    [False, True],
     ids=["clean", "sigkill-mid-stream"],
 )
 def test_kpis_in_clickhouse_equal_the_oracle_after_drain(
@@ -141,12 +132,10 @@ def test_kpis_in_clickhouse_equal_the_oracle_after_drain(
     try:
         if crash:
             _kill_mid_stream(env, worker)
-            # Restart once the killed member's session (10 s) has expired: a restart
-            # inside it triggers a second rebalance after which Faust 0.15.3 can leave a
-            # partition unfetched (a known limitation, see the README).
-            time.sleep(12)
+            # At once, as a supervisor would: the killed member still holds its session,
+            # so the new worker goes through a second rebalance when it expires.
             worker = env.start_worker()
-        # a stall after the restart must fail fast, not use up CI's time
+        # a stall must fail fast, not use up CI's time
         env.wait_drained(worker, timeout=420 if crash else 900)
         drained_after = time.monotonic() - started - env.DRAIN_CONFIRM_SECONDS
     finally:

@@ -126,18 +126,31 @@ class PipelineEnv:
                 zero_since = None
             time.sleep(1)
         raise AssertionError(
-            f"pipeline did not drain in {timeout}s: lag {self.lag()}; {self.tail()}"
+            f"pipeline did not drain in {timeout}s: lag {self.lag()}; "
+            f"lagging partitions {self.lagging_partitions()}; {self.tail()}"
         )
 
-    def metric(self, name: str) -> float | None:
-        """A sample of the worker's /metrics, or None while it does not answer."""
+    def lagging_partitions(self) -> list[str]:
+        """The worker's own per-partition lag series that are not zero (for failure reports)."""
+        return [
+            line
+            for line in (self.metrics_text() or "").splitlines()
+            if line.startswith("funnelwatch_consumer_lag{") and not line.endswith(" 0.0")
+        ]
+
+    def metrics_text(self) -> str | None:
+        """The worker's /metrics page, or None while it does not answer."""
         try:
             url = f"http://127.0.0.1:{self.web_port}/metrics"
             with urllib.request.urlopen(url, timeout=5) as response:
-                text = response.read().decode()
+                text: str = response.read().decode()
         except OSError:
             return None
-        for line in text.splitlines():
+        return text
+
+    def metric(self, name: str) -> float | None:
+        """A sample of the worker's /metrics, or None while it does not answer."""
+        for line in (self.metrics_text() or "").splitlines():
             if line.startswith(name + " ") or line.startswith(name + "{"):
                 return float(line.rsplit(" ", 1)[1])
         return None

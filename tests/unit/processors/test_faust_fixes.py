@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from faust.transport.producer import ProducerBuffer
+from faust.types import TP
 
 from funnelwatch.processors import faust_fixes
 
@@ -57,3 +58,81 @@ async def _flush_with_slow_acks(delay: float) -> list[bool]:
 
 def test_flush_returns_only_after_every_buffered_message_is_acknowledged() -> None:
     assert asyncio.run(_flush_with_slow_acks(0.3)) == [True, True, True]
+
+
+PARTITION = TP("by-click", 0)
+
+
+def _ignore(*_: Any) -> None:
+    return None
+
+
+class _Stopped:
+    def __init__(self) -> None:
+        self.flag = False
+
+    def is_set(self) -> bool:
+        return self.flag
+
+
+class _FakeConsumer:
+    """The attributes Faust's fetch loop uses, with scripted fetch results."""
+
+    consumer_stopped_errors: tuple[type[BaseException], ...] = (ConnectionError,)
+
+    def __init__(self, batches: list[list[int]], start: int) -> None:
+        self._batches = batches
+        self._stopped = _Stopped()
+        self._read_offset: dict[Any, int | None] = {}
+        self._commit_every = None
+        self._n_acked = 0
+        self.should_stop = False
+        self.delivered: list[int] = []
+        self.seeks: list[tuple[TP, int]] = []
+        self.suspend_flow = asyncio.Event()
+        self.diag = type("Diag", (), {"set_flag": _ignore, "unset_flag": _ignore})()
+        self.app = type("App", (), {})()
+        self.app.topics = type("Topics", (), {"acks_enabled_for": staticmethod(bool)})()
+        faust_fixes._next_offsets(self)[PARTITION] = start
+
+    def _is_changelog_tp(self, tp: Any) -> bool:
+        return False
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+        faust_fixes._next_offsets(self)[tp] = offset
+
+    async def callback(self, message: Any) -> None:
+        self.delivered.append(message.offset)
+
+    async def wait_first(self, delivery: Any, suspended: Any) -> None:
+        suspended.close()  # flow is never suspended here
+        await delivery
+
+    async def getmany(self, timeout: float) -> Any:
+        if not self._batches:
+            self._stopped.flag = True
+            return
+        for offset in self._batches.pop(0):
+            yield PARTITION, type("Message", (), {"topic": PARTITION.topic, "offset": offset})()
+
+
+def test_offsets_fetched_past_unprocessed_records_are_read_again_in_order() -> None:
+    # The consumer resumes at 10 but the first fetch starts at 13 (10-12 were fetched
+    # around a rebalance and never handed over): Faust would count 10-12 as processed.
+    consumer = _FakeConsumer([[13, 14], list(range(10, 16))], start=10)
+    fetcher = type("Fetcher", (), {"_stopped": _Stopped()})()
+    asyncio.run(faust_fixes._drain_messages(consumer, fetcher))
+    assert consumer.seeks == [(PARTITION, 10)]
+    assert consumer.delivered == list(range(10, 16))
+
+
+def test_records_fetched_again_after_a_seek_back_are_handed_over_once() -> None:
+    consumer = _FakeConsumer([[10, 11], [10, 11, 12]], start=10)
+    fetcher = type("Fetcher", (), {"_stopped": _Stopped()})()
+    asyncio.run(faust_fixes._drain_messages(consumer, fetcher))
+    assert consumer.seeks == []
+    assert consumer.delivered == [10, 11, 12]
