@@ -28,6 +28,7 @@ from funnelwatch.streams.admin import ensure_topics
 from funnelwatch.streams.catalogue import catalogue
 
 from . import agents
+from .alerting import wiring as alerting
 from .sink import FactSink
 from .sink_consumer import SinkConsumer
 
@@ -121,6 +122,8 @@ class Pipeline:
             await asyncio.get_running_loop().run_in_executor(
                 self.sink_executor, self.sink.roll_if_due
             )
+
+        self.alerting = alerting.register(self)
 
         @app.page("/metrics")
         async def metrics_page(web: Any, request: Any) -> Any:

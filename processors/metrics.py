@@ -43,3 +43,16 @@ ALERTS_ACTIVE = Gauge(
     "1 while a detector alert is firing (one series per open incident), 0 after it resolved",
     ["kind", "campaign_id", "from_stage", "to_stage"],
 )
+ALERT_DELIVERY_FAILURES = Counter(
+    "funnelwatch_alert_delivery_failures_total",
+    "Alert states a target (kafka, webhook, slack) did not accept after every retry",
+    ["target"],
+)
+DETECTOR_STEPS = Counter(
+    "funnelwatch_detector_steps_total",
+    "Detector steps completed (each judges the minutes closed since the previous one)",
+)
+DETECTOR_CURSOR = Gauge(
+    "funnelwatch_detector_cursor_timestamp_seconds",
+    "Last minute the detectors judged (event time); 0 before any",
+)

@@ -1,0 +1,101 @@
+"""The detector service on both ClickHouse backends: closed minutes in, alerts out,
+restart without re-firing, matured cohorts of a deeper stage."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from funnelwatch.clickhouse import ClickHouse, connect
+from funnelwatch.processors.alerting import store
+from funnelwatch.processors.alerting.service import DetectorService
+from funnelwatch.processors.detectors import DetectorConfig
+from funnelwatch.processors.sink import FactSink
+from funnelwatch.schemas.funnel import load_funnel
+from funnelwatch.schemas.migrate import migrate
+from tests.integration.processors.test_sink import BASE, fact
+
+pytestmark = pytest.mark.integration
+
+CONFIG = replace(DetectorConfig(), min_baseline_successes=20.0, false_alarm_budget_days=0.0)
+
+
+@pytest.fixture
+def client(clickhouse_url: str, request: pytest.FixtureRequest) -> Any:
+    c = connect(clickhouse_url)
+    if clickhouse_url.startswith("clickhouse://"):
+        db = f"det_{request.node.name.split('[')[0][-40:]}".replace("-", "_")
+        c.execute(f"DROP DATABASE IF EXISTS {db}")
+        c.execute(f"CREATE DATABASE {db}")
+        c.close()
+        c = connect(clickhouse_url.rsplit("/", 1)[0] + "/" + db)
+    migrate(c)
+    yield c
+    c.close()
+
+
+def write(c: ClickHouse, first: int, last: int, leads_until: int, leads_from: int = 10**9) -> None:
+    """20 clicks a minute; one lead a minute while minute < leads_until or >= leads_from."""
+    facts = []
+    for m in range(first, last):
+        facts += [fact(m * 100 + i, "click", m, cost_micros=500_000) for i in range(20)]
+        if m < leads_until or m >= leads_from:
+            facts.append(fact(10**7 + m, "lead", m, lead_id=f"L{m}"))
+    sink = FactSink(lambda: c, load_funnel(), (15,), roll_interval=0)
+    sink.flush(facts)
+
+
+def service() -> DetectorService:
+    return DetectorService(CONFIG, load_funnel(), grace_minutes=2, warmup_hours=24)
+
+
+def test_stall_is_alerted_once_survives_a_restart_and_resolves(client: ClickHouse) -> None:
+    write(client, 0, 400, leads_until=300)
+    first = service().step(client)  # a first start on existing data: warm-up, then reconcile
+    assert [(a.kind, a.status, a.campaign_id) for a in first] == [("stall", "firing", "A")]
+    alert = first[0]
+    assert alert.started_at == BASE + 300 * 60
+    assert store.load_cursor(client) == BASE + 397 * 60  # watermark 399, grace 2
+    # a restart: replays history, restores the open alert, fires nothing again
+    restarted = service()
+    assert restarted.step(client) == []
+    assert restarted.tracker.open[alert.key].alert.alert_id == alert.alert_id
+    # leads come back: the same alert resolves
+    write(client, 400, 430, leads_until=0, leads_from=400)
+    resolved = restarted.step(client)
+    assert [(a.alert_id, a.status) for a in resolved] == [(alert.alert_id, "resolved")]
+    rows = client.execute(
+        "SELECT alert_id, kind, status, campaign_id, from_stage, to_stage, segments, "
+        "toUInt32(started_at), leads_lost FROM alerts FINAL"
+    )
+    assert len(rows) == 1
+    alert_id, kind, status, campaign, a, b, segments, started, lost = rows[0]
+    assert (alert_id, kind, status, campaign, a, b) == (alert.alert_id, "stall", "resolved",
+                                                        "A", "click", "lead")  # fmt: skip
+    assert "all=all" in json.loads(segments) and int(started) == BASE + 300 * 60
+    assert 90 <= float(lost) <= 110  # one lead a minute for ~100 minutes
+
+
+def test_deliveries_are_recorded_and_read_back(client: ClickHouse) -> None:
+    store.record_delivery(client, "a1", "firing", "webhook", BASE)
+    store.record_delivery(client, "a1", "firing", "webhook", BASE)
+    assert store.delivered(client) == {("a1", "firing", "webhook")}
+
+
+def test_matured_cohorts_count_who_reached_the_next_stage_within_the_maturity(
+    client: ClickHouse,
+) -> None:
+    facts = []
+    for i in range(60):  # one lead a minute in the first hour
+        facts.append(fact(i, "lead", i, lead_id=f"L{i}"))
+        if i % 3 == 0:  # a third contacted 30 minutes later, one more far too late
+            facts.append(fact(1000 + i, "contacted", i + 30, lead_id=f"L{i}"))
+    facts.append(fact(2000, "contacted", 60 * 20, lead_id="L1"))
+    FactSink(lambda: client, load_funnel(), (15,), roll_interval=0).flush(facts)
+    cohorts = list(store.read_cohorts(client, BASE, BASE + 3600, "lead", "contacted", 12 * 3600))
+    assert [(o.minute, o.campaign_id, o.trials, o.successes) for o in cohorts] == [
+        (BASE, "A", 60, 20)
+    ]
