@@ -177,6 +177,18 @@ class Settings(BaseSettings):
         description="A minute is closed, and judged, when the newest event is this many "
         "minutes later (late events after that are not judged again).",
     )
+    alert_stage_idle_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="A stage (clicks, leads) whose newest minute stops advancing this long "
+        "while the other's moves on no longer holds the detectors back (a total outage).",
+    )
+    alert_settle_seconds: float = Field(
+        20.0,
+        ge=0,
+        description="... and when the sink has not rewritten it for this long (a backlog "
+        "or replay fills old minutes late).",
+    )
     alert_warmup_hours: float = Field(
         72.0,
         ge=0,

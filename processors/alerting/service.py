@@ -1,8 +1,11 @@
 """The detector service: judges closed minutes and keeps the alerts' lifecycle.
 
 Invariants:
-- a minute is judged once it is closed — the sink's newest event minute is at least
-  ``alert_grace_minutes`` later — and minutes are judged in order, each exactly once
+- a minute is judged once it is closed — both stages of the first transition (clicks
+  and leads) have reached a minute at least ``alert_grace_minutes`` later, and the
+  sink has not rewritten it for ``alert_settle_seconds`` (in a backlog or a replay,
+  stragglers of a minute arrive long after later minutes) — and
+  minutes are judged in order, each exactly once
   per process: the cursor (last judged minute) is saved in ClickHouse after the
   alerts of the step are written;
 - a restarted worker rebuilds the detectors by replaying ``alert_warmup_hours`` of
@@ -51,6 +54,8 @@ class DetectorService:
         funnel: Funnel,
         grace_minutes: int,
         warmup_hours: float,
+        stage_idle_seconds: float = 120.0,
+        settle_seconds: float = 20.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         transitions = funnel.transitions
@@ -67,12 +72,15 @@ class DetectorService:
         self.cursor: int | None = None  # last judged minute; None: not started
         self.fresh = False  # started on an empty ClickHouse: judge everything from the start
         self.clock = clock
+        self.stage_idle_seconds = stage_idle_seconds
+        self.settle = settle_seconds
+        self.marks: dict[str, tuple[int, float]] = {}  # stage -> (watermark, when it moved)
 
     # ---- the step ----------------------------------------------------------------
     def step(self, client: ClickHouse) -> list[Alert]:
         """Judge the minutes closed since the last step; write their alerts and the
         cursor; return the alert states to publish."""
-        watermark = store.sink_watermark(client)
+        watermark = self._watermark(client)
         if self.cursor is None:
             alerts = self._start(client, watermark)
             if self.cursor is None:
@@ -80,7 +88,7 @@ class DetectorService:
         else:
             alerts = []
         assert self.cursor is not None
-        closed = watermark - watermark % 60 - self.grace
+        closed = self._settled(client, watermark - watermark % 60 - self.grace)
         if closed > self.cursor:
             alerts += self._judge(client, self.cursor, closed, emit=True)
             store.write_alerts(client, alerts)
@@ -89,6 +97,38 @@ class DetectorService:
         elif alerts:
             store.write_alerts(client, alerts)
         return alerts
+
+    def _watermark(self, client: ClickHouse) -> int:
+        """The newest minute both stages of the first transition have reached.
+
+        Clicks and forms come from different topics and may be processed minutes
+        apart in event time (a backlog, a replay): a minute is complete only when both
+        got past it. A stage that stops advancing (in wall-clock time) while the other
+        moves on for ``stage_idle_seconds`` is left out — that is an outage of the
+        whole stage, which the detectors must see rather than wait for."""
+        since = (self.cursor or 0) - 86_400
+        marks = store.stage_watermarks(client, max(since, 0), self.first)
+        now = self.clock()
+        for stage in self.first:
+            mark = marks.get(stage, 0)
+            if mark != self.marks.get(stage, (-1, 0.0))[0]:
+                self.marks[stage] = (mark, now)
+        newest = max(marks.values(), default=0)
+        live = [
+            mark
+            for stage, (mark, moved) in self.marks.items()
+            if mark >= newest or now - moved < self.stage_idle_seconds
+        ]
+        return min(live, default=0)
+
+    def _settled(self, client: ClickHouse, closed: int) -> int:
+        """``closed``, or earlier: the last minute before the first one the sink wrote
+        to less than ``settle_seconds`` ago (a backlog or replay still fills it)."""
+        if self.cursor is None or closed <= self.cursor or self.settle <= 0:
+            return closed
+        recent = int((self.clock() - self.settle) * 1_000_000)
+        first = store.first_unsettled_minute(client, self.cursor, closed, recent)
+        return closed if first is None else min(closed, first - 60)
 
     def _start(self, client: ClickHouse, watermark: int) -> list[Alert]:
         cursor = store.load_cursor(client)

@@ -96,6 +96,28 @@ def sink_watermark(client: ClickHouse) -> int:
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
+def stage_watermarks(client: ClickHouse, since: int, stages: tuple[str, ...]) -> dict[str, int]:
+    """The newest minute with events of each stage (looking no further back than since)."""
+    rows = client.execute(
+        "SELECT stage, toUInt32(max(minute)) FROM kpi_minute "
+        "WHERE minute > toDateTime(%(since)s) AND stage IN %(stages)s AND events > 0 "
+        "GROUP BY stage",
+        {"since": since, "stages": tuple(stages)},
+    )
+    return {str(stage): int(mark) for stage, mark in rows}
+
+
+def first_unsettled_minute(client: ClickHouse, lo: int, hi: int, recent: int) -> int | None:
+    """The first minute in (lo, hi] that the sink wrote at version ``recent`` or later."""
+    rows = client.execute(
+        "SELECT toUInt32(min(minute)), count() FROM kpi_minute "
+        "WHERE minute > toDateTime(%(lo)s) AND minute <= toDateTime(%(hi)s) "
+        "AND version >= %(recent)s",
+        {"lo": lo, "hi": hi, "recent": recent},
+    )
+    return int(rows[0][0]) if rows and int(rows[0][1]) else None
+
+
 def load_cursor(client: ClickHouse) -> int:
     rows = client.execute(
         "SELECT argMax(watermark, version), count() FROM sink_progress WHERE name = %(name)s",

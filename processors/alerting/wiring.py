@@ -66,6 +66,8 @@ class Alerting:
             self.pipeline.funnel,
             s.alert_grace_minutes,
             s.alert_warmup_hours,
+            s.alert_stage_idle_seconds,
+            s.alert_settle_seconds,
         )
 
     async def in_db(self, fn: Callable[[ClickHouse], T]) -> T:

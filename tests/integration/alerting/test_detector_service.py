@@ -4,6 +4,7 @@ restart without re-firing, matured cohorts of a deeper stage."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -48,23 +49,41 @@ def write(c: ClickHouse, first: int, last: int, leads_until: int, leads_from: in
     sink.flush(facts)
 
 
-def service() -> DetectorService:
-    return DetectorService(CONFIG, load_funnel(), grace_minutes=2, warmup_hours=24)
+class Clock:
+    """Wall-clock time, moved on by the test (the sink's writes are 'settled' at once)."""
+
+    def __init__(self) -> None:
+        self.now = time.time() + 60
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def service(clock: Clock) -> DetectorService:
+    return DetectorService(CONFIG, load_funnel(), 2, 24, 120, settle_seconds=20, clock=clock)
 
 
 def test_stall_is_alerted_once_survives_a_restart_and_resolves(client: ClickHouse) -> None:
     write(client, 0, 400, leads_until=300)
-    first = service().step(client)  # a first start on existing data: warm-up, then reconcile
+    clock = Clock()
+    detectors = service(clock)
+    # leads stopped everywhere: the detectors wait for them (they may only lag) ...
+    assert detectors.step(client) == []
+    assert store.load_cursor(client) == BASE + 297 * 60
+    # ... until the lead stage has stood still for two minutes while clicks went on
+    clock.now += 121
+    first = detectors.step(client)
     assert [(a.kind, a.status, a.campaign_id) for a in first] == [("stall", "firing", "A")]
     alert = first[0]
     assert alert.started_at == BASE + 300 * 60
     assert store.load_cursor(client) == BASE + 397 * 60  # watermark 399, grace 2
     # a restart: replays history, restores the open alert, fires nothing again
-    restarted = service()
+    restarted = service(clock)
     assert restarted.step(client) == []
     assert restarted.tracker.open[alert.key].alert.alert_id == alert.alert_id
     # leads come back: the same alert resolves
     write(client, 400, 430, leads_until=0, leads_from=400)
+    clock.now = time.time() + 60
     resolved = restarted.step(client)
     assert [(a.alert_id, a.status) for a in resolved] == [(alert.alert_id, "resolved")]
     rows = client.execute(
@@ -99,3 +118,17 @@ def test_matured_cohorts_count_who_reached_the_next_stage_within_the_maturity(
     assert [(o.minute, o.campaign_id, o.trials, o.successes) for o in cohorts] == [
         (BASE, "A", 60, 20)
     ]
+
+
+def test_minutes_the_sink_still_rewrites_wait_until_they_settle(client: ClickHouse) -> None:
+    write(client, 0, 100, leads_until=100)
+    clock = Clock()
+    detectors = service(clock)
+    detectors.step(client)  # first start: warm-up over what is there
+    write(client, 100, 120, leads_until=120)
+    clock.now = time.time()  # the minutes 100..119 were written just now
+    detectors.step(client)
+    assert detectors.cursor == BASE + 97 * 60
+    clock.now = time.time() + 21
+    detectors.step(client)
+    assert detectors.cursor == BASE + 117 * 60
