@@ -37,7 +37,7 @@ from funnelwatch.processors.detectors import (
     DetectorConfig,
     Observation,
 )
-from funnelwatch.settings import Settings
+from funnelwatch.settings import load_settings
 from funnelwatch.streams.simulator.generator import generate
 from funnelwatch.streams.simulator.incidents import Incident, form_broken
 from funnelwatch.streams.simulator.model import Campaign, SimulationConfig, default_campaigns
@@ -81,6 +81,7 @@ def minutes_of(
             continue
         ms = int(datetime.fromisoformat(event["event_time"].replace("Z", "+00:00")).timestamp())
         minute = ms - ms % 60
+        seg: tuple[str, ...]
         if record.topic_key == "clicks":
             seg = (
                 event["campaign_id"],
@@ -136,8 +137,8 @@ def feed(bank: DetectorBank, tracker: AlertTracker, minute: int, counts: Minute)
             counts.cost.get(cmp, 0) if dim == "all" else 0,
         )
         events += bank.observe(obs)
-    # minutes without any row still advance the cost windows of known campaigns
-    return tracker.handle(events)
+    alerts: list[Alert] = tracker.handle(events)
+    return alerts
 
 
 @dataclass
@@ -270,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only", default="", help="comma list of scenarios to run")
     args = parser.parse_args(argv)
-    cfg = DetectorConfig.from_settings(Settings())
+    cfg = DetectorConfig.from_settings(load_settings())
     only = set(filter(None, args.only.split(",")))
     started = time.monotonic()
     print(f"detection at a 5% click→lead baseline, flat traffic, {args.seeds} seeds per row")

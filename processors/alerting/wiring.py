@@ -104,6 +104,12 @@ class Alerting:
             d.submit(alert)
         return d
 
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        if self.session is not None:
+            await self.session.close()
+
     async def tick(self) -> None:
         try:
             if self.dispatcher is None:
@@ -129,5 +135,9 @@ def register(pipeline: Pipeline) -> Alerting:
     @pipeline.app.timer(pipeline.settings.alert_interval_seconds, on_leader=True)  # type: ignore[untyped-decorator]
     async def detect() -> None:
         await alerting.tick()
+
+    @pipeline.app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def close_deliveries(app: Any, **kwargs: Any) -> None:
+        await alerting.close()
 
     return alerting
