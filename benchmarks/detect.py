@@ -264,8 +264,9 @@ def pct(values: list[float], q: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench-detect", description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=20, help="runs per incident scenario")
+    parser.add_argument("--seeds", type=int, default=10, help="runs per incident scenario")
     parser.add_argument("--days", type=int, default=30, help="simulated days of quiet traffic")
+    parser.add_argument("--quiet-seeds", type=int, default=3, help="runs of quiet traffic")
     parser.add_argument(
         "--cpm", type=float, nargs="+", default=[2.0, 30.0], help="campaign clicks per minute"
     )
@@ -300,13 +301,26 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     if not only or "quiet" in only:
-        quiet = run_quiet(cfg, args.days, 7)
+        runs = [run_quiet(cfg, args.days, 7 + i) for i in range(args.quiet_seeds)]
         print()
-        print(f"false alarms, {args.days} simulated days, daily and weekly rhythm, no incident")
-        print("| campaign | clicks | false alarms | per 50,000 clicks | alerts |")
-        print("| --- | --- | --- | --- | --- |")
-        for name, (fa, n, kinds) in quiet.items():
-            print(f"| {name} | {n:,} | {fa} | {fa * 50_000 / max(n, 1):.2f} | {kinds or '-'} |")
+        print(
+            f"false alarms: {args.quiet_seeds} runs of {args.days} simulated days, daily and "
+            "weekly rhythm, no incident"
+        )
+        print(
+            f"| campaign | clicks per {args.days} days | false alarms per run "
+            f"| per {args.days} days (mean) | per 50,000 clicks | alerts |"
+        )
+        print("| --- | --- | --- | --- | --- | --- |")
+        for name in runs[0]:
+            fas = [run[name][0] for run in runs]
+            total = sum(run[name][1] for run in runs)
+            kinds = " ".join(run[name][2] for run in runs if run[name][2])
+            print(
+                f"| {name} | {total // len(runs):,} | {', '.join(map(str, fas))} "
+                f"| {sum(fas) / len(runs):.2f} | {sum(fas) * 50_000 / max(total, 1):.2f} "
+                f"| {kinds or '-'} |"
+            )
     print(f"\n(benchmark ran {time.monotonic() - started:.0f} s)", file=sys.stderr)
     return 0
 

@@ -115,7 +115,7 @@ class Settings(BaseSettings):
         "below this.",
     )
     alert_false_alarm_budget_days: float = Field(
-        60.0,
+        120.0,
         ge=0,
         description="At most one expected false alarm per campaign and monitor in this many "
         "days: busy campaigns get stricter thresholds than the per-click ones (0: off).",

@@ -14,7 +14,7 @@ class DetectorConfig:
     drop_threshold: float = 5.5
     resolve_threshold: float = 5.0
     stall_alpha: float = 4e-4
-    false_alarm_budget_days: float = 60.0
+    false_alarm_budget_days: float = 120.0
     segment_penalty: float = 20.0
     min_clicks: int = 60
     min_baseline_trials: int = 1000
