@@ -58,6 +58,7 @@ class Alerting:
         self.dispatcher: Dispatcher | None = None
         self.session: aiohttp.ClientSession | None = None
         self.tasks: list[asyncio.Future[Any]] = []
+        self.rebuilt = False
 
     def _new_service(self) -> DetectorService:
         s = self.settings
@@ -100,9 +101,13 @@ class Alerting:
         d.delivered = await self.in_db(store.delivered)
         for target in targets:
             self.tasks.append(asyncio.ensure_future(d.run(target)))
+        await self._outbox(d)
+        return d
+
+    async def _outbox(self, d: Dispatcher) -> None:
+        """Queue the recent alert states ClickHouse holds that were not delivered."""
         for alert in await self.in_db(lambda c: store.recent_alerts(c, now() - OUTBOX_SECONDS)):
             d.submit(alert)
-        return d
 
     async def close(self) -> None:
         for task in self.tasks:
@@ -114,10 +119,15 @@ class Alerting:
         try:
             if self.dispatcher is None:
                 self.dispatcher = await self._start_dispatcher()
+            elif self.rebuilt:
+                # the failed step may have written alerts it never handed over
+                await self._outbox(self.dispatcher)
+            self.rebuilt = False
             alerts = await self.in_db(self.service.step)
         except Exception as exc:  # ClickHouse away: rebuild the detectors next time
             log.warning("detector step failed, rebuilding from ClickHouse: %s", exc)
             self.service = self._new_service()
+            self.rebuilt = True
             return
         metrics.DETECTOR_STEPS.inc()
         metrics.DETECTOR_CURSOR.set(self.service.cursor or 0)
