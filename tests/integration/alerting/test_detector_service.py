@@ -96,6 +96,12 @@ def test_stall_is_alerted_once_survives_a_restart_and_resolves(client: ClickHous
                                                         "A", "click", "lead")  # fmt: skip
     assert "all=all" in json.loads(segments) and int(started) == BASE + 300 * 60
     assert 90 <= float(lost) <= 110  # one lead a minute for ~100 minutes
+    # the delivery outbox reads the latest state of recent alerts
+    outbox = store.recent_alerts(client, BASE)
+    assert [(a.alert_id, a.status, a.segments) for a in outbox] == [
+        (alert.alert_id, "resolved", tuple(json.loads(segments)))
+    ]
+    assert store.open_alerts(client) == []
 
 
 def test_deliveries_are_recorded_and_read_back(client: ClickHouse) -> None:
