@@ -11,7 +11,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 DEBIAN_PACKAGES := openjdk-17-jre-headless maven clickhouse-server prometheus prometheus-alertmanager
 
-.PHONY: demo test lint typecheck check system-deps python-deps kafka-jars clean
+.PHONY: demo test lint typecheck check system-deps python-deps kafka-jars clean bench-detect
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ typecheck: python-deps
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+# Detection benchmark (not part of `make test`): simulated scenarios straight into the
+# detectors, a few minutes on one core; ARGS e.g. "--seeds 5 --only form_broken".
+bench-detect: python-deps
+	$(BIN)/python -m benchmarks.detect $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -94,6 +94,123 @@ class Settings(BaseSettings):
         description="Grafana service account token for `funnelwatch grafana push` (secret; "
         "never printed or logged).",
     )
+    alert_drop_delta: float = Field(
+        0.3,
+        gt=0,
+        lt=1,
+        description=(
+            "Relative conversion drop the CUSUM is tuned to detect fastest "
+            "(0.3: from p0 to 0.7 p0); smaller drops are caught too, later."
+        ),
+    )
+    alert_drop_threshold: float = Field(
+        5.5,
+        gt=0,
+        description="Evidence (nats) at which the conversion-drop CUSUM fires; higher: "
+        "fewer false alarms, later alerts.",
+    )
+    alert_resolve_threshold: float = Field(
+        5.0,
+        gt=0,
+        description="Evidence (nats) that the baseline rate is back before a drop alert "
+        "resolves (a stall resolves when leads come back); lower: faster but flapping.",
+    )
+    alert_stall_alpha: float = Field(
+        4e-4,
+        gt=0,
+        lt=1,
+        description="Stall fires when n clicks without a lead have probability (1-p0)^n "
+        "below this.",
+    )
+    alert_false_alarm_budget_days: float = Field(
+        120.0,
+        ge=0,
+        description="At most one expected false alarm per campaign and monitor in this many "
+        "days: busy campaigns get stricter thresholds than the per-click ones (0: off).",
+    )
+    alert_segment_penalty: float = Field(
+        20.0,
+        ge=1,
+        description="Segment monitors (channel, ad group, device, geo) need this many times "
+        "stronger evidence than the campaign as a whole (they are many chances to err).",
+    )
+    alert_min_clicks: int = Field(
+        60, ge=1, description="No alert on fewer trials (clicks) than this since the onset."
+    )
+    alert_min_baseline_trials: int = Field(
+        1000, ge=1, description="A monitor judges only once its baseline holds this many trials."
+    )
+    alert_min_baseline_successes: float = Field(
+        100.0, ge=1, description="... and this many successes (leads)."
+    )
+    alert_baseline_half_life_hours: float = Field(
+        72.0, gt=0, description="Half-life of the exponentially weighted baseline rate."
+    )
+    alert_baseline_delay_minutes: int = Field(
+        60,
+        ge=0,
+        description="Minutes enter the baseline only this long after they were judged.",
+    )
+    alert_cost_window_minutes: int = Field(
+        60, ge=1, description="Window of the CPC/CPL anomaly detector."
+    )
+    alert_cost_z: float = Field(
+        6.0, gt=0, description="Robust z (vs same-hour history) at which a cost anomaly fires."
+    )
+    alert_cost_min_rise: float = Field(
+        0.25, ge=0, description="... and the least relative rise of CPC/CPL (0.25: +25%)."
+    )
+    alert_cost_min_clicks: int = Field(
+        100, ge=1, description="Cost windows with fewer clicks are not judged (CPC)."
+    )
+    alert_cost_min_leads: int = Field(
+        20, ge=1, description="Cost windows with fewer leads are not judged (CPL)."
+    )
+    alert_cost_history_days: int = Field(
+        14, ge=1, description="Days of same-hour history the cost detector compares with."
+    )
+    alert_stage_maturity_hours: dict[str, float] = Field(
+        {"contacted": 12.0, "qualified": 72.0, "won": 720.0},
+        description=(
+            "Deeper stages are judged on cohorts at least this old (hours after entering "
+            "the previous stage; JSON object): normal lag never looks like a drop."
+        ),
+    )
+    alert_interval_seconds: float = Field(
+        5.0, gt=0, description="How often the detector service reads newly closed minutes."
+    )
+    alert_grace_minutes: int = Field(
+        2,
+        ge=0,
+        description="A minute is closed, and judged, when the newest event is this many "
+        "minutes later (late events after that are not judged again).",
+    )
+    alert_stage_idle_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="A stage (clicks, leads) whose newest minute stops advancing this long "
+        "while the other's moves on no longer holds the detectors back (a total outage).",
+    )
+    alert_settle_seconds: float = Field(
+        20.0,
+        ge=0,
+        description="... and when the sink has not rewritten it for this long (a backlog "
+        "or replay fills old minutes late).",
+    )
+    alert_warmup_hours: float = Field(
+        72.0,
+        ge=0,
+        description="History replayed into the detectors on start (without alerting).",
+    )
+    alert_webhook_url: str = Field(
+        "", description="Generic JSON webhook receiving every alert state; empty: none."
+    )
+    alert_slack_webhook_url: str = Field(
+        "", description="Slack-compatible incoming webhook (text messages); empty: none."
+    )
+    alert_webhook_max_attempts: int = Field(
+        8, ge=1, description="Delivery attempts per webhook message (exponential backoff)."
+    )
 
     @field_validator("clickhouse_url")
     @classmethod

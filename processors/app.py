@@ -28,6 +28,7 @@ from funnelwatch.streams.admin import ensure_topics
 from funnelwatch.streams.catalogue import catalogue
 
 from . import agents, faust_fixes, lag
+from .alerting import wiring as alerting
 from .sink import FactSink
 from .sink_consumer import SinkConsumer
 
@@ -125,6 +126,8 @@ class Pipeline:
             while True:
                 await asyncio.sleep(settings.sink_batch_seconds)
                 await loop.run_in_executor(self.sink_executor, self.sink.roll_if_due)
+
+        self.alerting = alerting.register(self)
 
         @app.page("/metrics")
         async def metrics_page(web: Any, request: Any) -> Any:

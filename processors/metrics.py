@@ -53,3 +53,17 @@ CONSUMER_LAG = Gauge(
 # error too (a series born at 1 shows no increase).
 for _kind in ("retry", "fatal"):
     SINK_ERRORS.labels(kind=_kind)
+
+ALERT_DELIVERY_FAILURES = Counter(
+    "funnelwatch_alert_delivery_failures_total",
+    "Alert states a target (kafka, webhook, slack) did not accept after every retry",
+    ["target"],
+)
+DETECTOR_STEPS = Counter(
+    "funnelwatch_detector_steps_total",
+    "Detector steps completed (each judges the minutes closed since the previous one)",
+)
+DETECTOR_CURSOR = Gauge(
+    "funnelwatch_detector_cursor_timestamp_seconds",
+    "Last minute the detectors judged (event time); 0 before any",
+)
