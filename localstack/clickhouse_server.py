@@ -11,16 +11,14 @@ import hashlib
 import os
 import secrets
 import shutil
-import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
 from xml.sax.saxutils import escape
 
-from .ports import free_port, is_listening, wait_closed
+from .ports import free_port, is_listening
+from .process import ServerProcess
 
 #: Where a password for the ``funnelwatch`` user may come from; a random one otherwise.
 PASSWORD_ENV = "FUNNELWATCH_LOCAL_CLICKHOUSE_PASSWORD"
@@ -160,7 +158,7 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-class LocalClickHouseServer:
+class LocalClickHouseServer(ServerProcess):
     """One ClickHouse server process on free loopback ports, its state under ``home``.
 
     Users: ``default`` (no password) and ``funnelwatch`` (``password``, else the
@@ -169,13 +167,15 @@ class LocalClickHouseServer:
     """
 
     def __init__(self, home: Path | None = None, *, password: str | None = None) -> None:
-        self._own_home = home is None
-        self.home = Path(home) if home else Path(tempfile.mkdtemp(prefix="funnelwatch-ch-"))
+        super().__init__(home, "funnelwatch-ch-")
         self.password = password or os.environ.get(PASSWORD_ENV) or secrets.token_urlsafe(16)
         self.tcp_port = 0
         self.http_port = 0
         self.version = ""
-        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def main_port(self) -> int:
+        return self.tcp_port
 
     @property
     def url(self) -> str:
@@ -216,15 +216,7 @@ class LocalClickHouseServer:
         )
         sha = hashlib.sha256(self.password.encode()).hexdigest()
         (self.home / "users.xml").write_text(USERS_XML.format(password_sha256=sha))
-        with (self.home / "log" / "stdout.log").open("wb") as out:
-            self._proc = subprocess.Popen(
-                [*command, f"--config-file={config}"],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.home,
-                start_new_session=True,  # own process group: stop() signals the server alone
-            )
+        self._launch([*command, f"--config-file={config}"], self.home / "log" / "stdout.log")
         try:
             self._wait_ready(started + timeout)
         except BaseException:  # Ctrl-C too; the home stays, for its logs
@@ -261,32 +253,3 @@ class LocalClickHouseServer:
             return False
         finally:
             client.disconnect()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM, SIGKILL after ``timeout``; a home this object created is removed."""
-        self._terminate(timeout)
-        if self._own_home:
-            shutil.rmtree(self.home, ignore_errors=True)
-
-    def _terminate(self, timeout: float) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            wait_closed("127.0.0.1", self.tcp_port, timeout=5.0)
-
-    def __enter__(self) -> LocalClickHouseServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -340,8 +340,10 @@ class LocalKafka:
         """
         started = time.monotonic()
         while True:
-            pid = self._pid()
-            if pid is None:
+            # The process this object launched is asked directly: its /proc cmdline can
+            # read empty for a moment while the java launcher re-executes itself.
+            gone = self._proc.poll() is not None if self._proc else self._pid() is None
+            if gone:
                 code = self._proc.poll() if self._proc else None
                 raise LocalKafkaError(
                     f"the broker exited (code {code}) before it was ready; "
@@ -350,6 +352,7 @@ class LocalKafka:
             if is_reachable(self.bootstrap):
                 return time.monotonic() - started
             if time.monotonic() - started > timeout:
+                pid = self._pid()
                 self.stop()
                 raise LocalKafkaError(
                     f"the broker (pid {pid}) was not ready after {timeout:.0f}s, stopped it; "

@@ -26,22 +26,19 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
 
 from .clickhouse_server import LocalClickHouseError, ensure_debian_packages
-from .ports import free_port, wait_closed
+from .ports import free_port
+from .process import ServerProcess
 
 #: The scrape job of the worker: the shipped rules (``up{job="funnelwatch"}``) and the
 #: Alertmanager inhibit rule (``equal: [job]``) key on this name.
@@ -92,7 +89,7 @@ def no_service_starts() -> Iterator[None]:
         POLICY_RC_D.unlink(missing_ok=True)
 
 
-class _LocalDaemon:
+class _LocalDaemon(ServerProcess):
     """One server process on a free loopback port, its state under ``home``."""
 
     #: Debian package and binary name; subclasses set them.
@@ -100,11 +97,12 @@ class _LocalDaemon:
     binary = ""
 
     def __init__(self, home: Path | None) -> None:
-        self._own_home = home is None
-        prefix = f"funnelwatch-{self.binary}-"
-        self.home = Path(home) if home else Path(tempfile.mkdtemp(prefix=prefix))
+        super().__init__(home, f"funnelwatch-{self.binary}-")
         self.port = 0
-        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def main_port(self) -> int:
+        return self.port
 
     @property
     def url(self) -> str:
@@ -149,16 +147,8 @@ class _LocalDaemon:
         self.home.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         args = self._write_config()
-        with self.log_file.open("ab") as out:
-            self._proc = subprocess.Popen(
-                [binary, *args],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.home,
-                start_new_session=True,  # own process group: stop() signals the server alone
-            )
-        self.pid_file.write_text(f"{self._proc.pid}\n")
+        proc = self._launch([binary, *args], self.log_file)
+        self.pid_file.write_text(f"{proc.pid}\n")
         try:
             self._wait_ready(started + timeout)
         except BaseException:  # Ctrl-C too; the home stays, for its log
@@ -187,31 +177,9 @@ class _LocalDaemon:
                 )
             time.sleep(0.1)
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM, SIGKILL after ``timeout``; a home this object created is removed."""
-        self._terminate(timeout)
-        if self._own_home:
-            shutil.rmtree(self.home, ignore_errors=True)
-
     def _terminate(self, timeout: float) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            wait_closed("127.0.0.1", self.port, timeout=5.0)
+        super()._terminate(timeout)
         self.pid_file.unlink(missing_ok=True)
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class LocalPrometheus(_LocalDaemon):
@@ -288,10 +256,6 @@ class LocalPrometheus(_LocalDaemon):
         """Alerts pending or firing now (``/api/v1/alerts``)."""
         result: list[dict[str, Any]] = http_json(f"{self.url}/api/v1/alerts")["data"]["alerts"]
         return result
-
-    def __enter__(self) -> LocalPrometheus:
-        self.start()
-        return self
 
 
 #: route timing keys that :class:`LocalAlertmanager` may shorten for tests
@@ -374,7 +338,3 @@ class LocalAlertmanager(_LocalDaemon):
     def post_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> None:
         """Send alerts as Prometheus does (``POST /api/v2/alerts``)."""
         http_json(f"{self.url}/api/v2/alerts", body=list(alerts))
-
-    def __enter__(self) -> LocalAlertmanager:
-        self.start()
-        return self

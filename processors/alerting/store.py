@@ -9,7 +9,7 @@ alert row is written with a fresh version, so the latest state of an alert wins.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from funnelwatch.clickhouse import ClickHouse
@@ -214,34 +214,40 @@ def write_alerts(client: ClickHouse, alerts: list[Alert]) -> None:
         client.insert("alerts", ALERT_COLUMNS, [alert_row(a, version) for a in alerts])
 
 
+_ALERT_COLUMNS = (
+    "alert_id, kind, status, campaign_id, metric, from_stage, to_stage, segments, "
+    "toUInt32(started_at), toUInt32(fired_at), toUInt32(resolved_at), baseline, current, "
+    "leads_lost, summary"
+)
+
+
+def _alert(r: Sequence[Any]) -> Alert:
+    return Alert(
+        str(r[0]),
+        str(r[1]),
+        str(r[2]),
+        str(r[3]),
+        str(r[4]),
+        str(r[5]),
+        str(r[6]),
+        tuple(json.loads(r[7])),
+        int(r[8]),
+        int(r[9]),
+        int(r[10]),
+        float(r[11]),
+        float(r[12]),
+        float(r[13]),
+        str(r[14]),
+    )
+
+
 def open_alerts(client: ClickHouse) -> list[Alert]:
     """Alerts whose latest state is firing."""
     rows = client.execute(
-        "SELECT alert_id, kind, status, campaign_id, metric, from_stage, to_stage, segments, "
-        "toUInt32(started_at), toUInt32(fired_at), toUInt32(resolved_at), baseline, current, "
-        "leads_lost, summary FROM alerts FINAL WHERE status = %(status)s",
+        f"SELECT {_ALERT_COLUMNS} FROM alerts FINAL WHERE status = %(status)s",
         {"status": "firing"},
     )
-    return [
-        Alert(
-            str(r[0]),
-            str(r[1]),
-            str(r[2]),
-            str(r[3]),
-            str(r[4]),
-            str(r[5]),
-            str(r[6]),
-            tuple(json.loads(r[7])),
-            int(r[8]),
-            int(r[9]),
-            int(r[10]),
-            float(r[11]),
-            float(r[12]),
-            float(r[13]),
-            str(r[14]),
-        )
-        for r in rows
-    ]
+    return [_alert(r) for r in rows]
 
 
 def delivered(client: ClickHouse) -> set[tuple[str, str, str]]:
@@ -260,29 +266,8 @@ def record_delivery(client: ClickHouse, alert_id: str, status: str, target: str,
 def recent_alerts(client: ClickHouse, since: int) -> list[Alert]:
     """The latest state of every alert fired since ``since`` (the delivery outbox)."""
     rows = client.execute(
-        "SELECT alert_id, kind, status, campaign_id, metric, from_stage, to_stage, segments, "
-        "toUInt32(started_at), toUInt32(fired_at), toUInt32(resolved_at), baseline, current, "
-        "leads_lost, summary FROM alerts FINAL WHERE fired_at >= toDateTime(%(since)s) "
+        f"SELECT {_ALERT_COLUMNS} FROM alerts FINAL WHERE fired_at >= toDateTime(%(since)s) "
         "ORDER BY fired_at",
         {"since": since},
     )
-    return [
-        Alert(
-            str(r[0]),
-            str(r[1]),
-            str(r[2]),
-            str(r[3]),
-            str(r[4]),
-            str(r[5]),
-            str(r[6]),
-            tuple(json.loads(r[7])),
-            int(r[8]),
-            int(r[9]),
-            int(r[10]),
-            float(r[11]),
-            float(r[12]),
-            float(r[13]),
-            str(r[14]),
-        )
-        for r in rows
-    ]
+    return [_alert(r) for r in rows]
