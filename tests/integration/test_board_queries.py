@@ -21,6 +21,7 @@ from funnelwatch.processors.facts import Fact
 from funnelwatch.processors.sink import FactSink
 from funnelwatch.schemas.funnel import load_funnel
 from funnelwatch.schemas.migrate import migrate
+from tests.support.clickhouse import make_fact
 
 pytestmark = pytest.mark.integration
 
@@ -36,26 +37,18 @@ STAGES = load_funnel().stage_names
 
 def fact(campaign: str, minute: int, stage: str, n: int, **money: int) -> Fact:
     t = T0 + minute * 60
-    return Fact(
-        minute=t,
-        stage=stage,
-        event_id=f"{campaign}/{minute}/{stage}/{n}",
+    return make_fact(
+        t,
+        stage,
+        f"{campaign}/{minute}/{stage}/{n}",
+        campaign,
         event_time_ms=t * 1000 + n,
-        campaign_id=campaign,
-        channel="google",
         ad_group_id="ag-1",
-        device="mobile",
-        geo="DE",
-        attribution="click",
         lead_id=f"{campaign}/{minute}/{n}",
         click_id=f"{campaign}/{minute}/k{n}",
         cost_micros=money.get("cost", 0),
         revenue_micros=money.get("revenue", 0),
-        counted=1,
-        version=1,
         source_topic="facts",
-        source_partition=0,
-        source_offset=0,
     )
 
 

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from funnelwatch.clickhouse import ClickHouse, connect
+from funnelwatch.clickhouse import ClickHouse
 from funnelwatch.processors.alerting import store
 from funnelwatch.processors.alerting.service import DetectorService
 from funnelwatch.processors.detectors import DetectorConfig
 from funnelwatch.processors.sink import FactSink
 from funnelwatch.schemas.funnel import load_funnel
-from funnelwatch.schemas.migrate import migrate
 from tests.integration.processors.test_sink import BASE, fact
+from tests.support.clickhouse import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -26,14 +26,7 @@ CONFIG = replace(DetectorConfig(), min_baseline_successes=20.0, false_alarm_budg
 
 @pytest.fixture
 def client(clickhouse_url: str, request: pytest.FixtureRequest) -> Any:
-    c = connect(clickhouse_url)
-    if clickhouse_url.startswith("clickhouse://"):
-        db = f"det_{request.node.name.split('[')[0][-40:]}".replace("-", "_")
-        c.execute(f"DROP DATABASE IF EXISTS {db}")
-        c.execute(f"CREATE DATABASE {db}")
-        c.close()
-        c = connect(clickhouse_url.rsplit("/", 1)[0] + "/" + db)
-    migrate(c)
+    c = fresh_database(clickhouse_url, f"det_{request.node.name.split('[')[0][-40:]}")
     yield c
     c.close()
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from funnelwatch.clickhouse import ClickHouse, connect
-from funnelwatch.schemas.migrate import migrate
+from funnelwatch.clickhouse import ClickHouse
 from funnelwatch.streams.simulator.incidents import form_broken
+from tests.support.clickhouse import fresh_database
 from tests.support.simulated_kpis import Simulation, load
 
 START = 1_793_527_200  # 2026-11-01 10:00 UTC
@@ -53,16 +52,10 @@ def loaded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
            ) -> Iterator[ClickHouse]:  # fmt: skip
     """A ClickHouse holding the simulation (module-scoped: loading it once per backend)."""
     if request.param == "chdb":
-        path: Path = tmp_path_factory.mktemp("grafana-chdb")
-        client = connect(f"chdb://{path}")
+        url = f"chdb://{tmp_path_factory.mktemp('grafana-chdb')}"
     else:
-        base: str = request.getfixturevalue("clickhouse_server_url")
-        admin = connect(base)
-        admin.execute("DROP DATABASE IF EXISTS grafana_boards")
-        admin.execute("CREATE DATABASE grafana_boards")
-        admin.close()
-        client = connect(base.rsplit("/", 1)[0] + "/grafana_boards")
-    migrate(client)
+        url = request.getfixturevalue("clickhouse_server_url")
+    client = fresh_database(url, "grafana_boards")
     load(client, SIMULATION)
     client.insert("alerts", ALERT_COLUMNS, ALERT_ROWS)
     yield client

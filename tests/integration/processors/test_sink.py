@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from funnelwatch.clickhouse import ClickHouse, connect
+from funnelwatch.clickhouse import ClickHouse
 from funnelwatch.processors.facts import FACT_COLUMNS, Fact, fact_row
 from funnelwatch.processors.sink import FactSink
 from funnelwatch.schemas.funnel import load_funnel
-from funnelwatch.schemas.migrate import migrate
+from tests.support.clickhouse import fresh_database, make_fact
 
 pytestmark = pytest.mark.integration
 BASE = 1_795_910_400  # a whole minute
@@ -18,42 +18,14 @@ BASE = 1_795_910_400  # a whole minute
 
 @pytest.fixture
 def client(clickhouse_url: str, request: pytest.FixtureRequest) -> Any:
-    c = connect(clickhouse_url)
-    if clickhouse_url.startswith("clickhouse://"):
-        db = f"sink_{request.node.name.split('[')[0][-40:]}".replace("-", "_")
-        c.execute(f"DROP DATABASE IF EXISTS {db}")
-        c.execute(f"CREATE DATABASE {db}")
-        c.close()
-        c = connect(clickhouse_url.rsplit("/", 1)[0] + "/" + db)
-    migrate(c)
+    c = fresh_database(clickhouse_url, f"sink_{request.node.name.split('[')[0][-40:]}")
     yield c
     c.close()
 
 
 def fact(i: int, stage: str, minute: int, campaign: str = "A", version: int = 1, **kw: Any) -> Fact:
-    values: dict[str, Any] = dict(
-        minute=BASE + minute * 60,
-        stage=stage,
-        event_id=f"e{i}",
-        event_time_ms=(BASE + minute * 60) * 1000,
-        campaign_id=campaign,
-        channel="google",
-        ad_group_id="ag1",
-        device="mobile",
-        geo="DE",
-        attribution="click",
-        lead_id="",
-        click_id="",
-        cost_micros=0,
-        revenue_micros=0,
-        counted=1,
-        version=version,
-        source_topic="t",
-        source_partition=0,
-        source_offset=i,
-    )
-    values.update(kw)
-    return Fact(**values)  # type: ignore[typeddict-item]
+    t = BASE + minute * 60
+    return make_fact(t, stage, f"e{i}", campaign, version=version, source_offset=i, **kw)
 
 
 def tables(c: ClickHouse) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:

@@ -1,0 +1,55 @@
+"""ClickHouse helpers shared by tests: a database of a test's own, facts with defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from funnelwatch.clickhouse import ClickHouse, connect
+from funnelwatch.processors.facts import Fact
+from funnelwatch.schemas.migrate import migrate
+
+
+def server_database_url(url: str, database: str) -> str:
+    """The same server, another database."""
+    return url.rsplit("/", 1)[0] + "/" + database
+
+
+def fresh_database(url: str, name: str) -> ClickHouse:
+    """A migrated client on an empty database: a chDB directory is new for each test; on
+    the shared server the database ``name`` is dropped and created again."""
+    client = connect(url)
+    if url.startswith("clickhouse://"):
+        database = name.replace("-", "_")
+        client.execute(f"DROP DATABASE IF EXISTS {database}")
+        client.execute(f"CREATE DATABASE {database}")
+        client.close()
+        client = connect(server_database_url(url, database))
+    migrate(client)
+    return client
+
+
+def make_fact(minute: int, stage: str, event_id: str, campaign_id: str, **fields: Any) -> Fact:
+    """A counted fact of one click-attributed google/mobile/DE event; ``fields`` override."""
+    values: dict[str, Any] = dict(
+        minute=minute,
+        stage=stage,
+        event_id=event_id,
+        event_time_ms=minute * 1000,
+        campaign_id=campaign_id,
+        channel="google",
+        ad_group_id="ag1",
+        device="mobile",
+        geo="DE",
+        attribution="click",
+        lead_id="",
+        click_id="",
+        cost_micros=0,
+        revenue_micros=0,
+        counted=1,
+        version=1,
+        source_topic="t",
+        source_partition=0,
+        source_offset=0,
+    )
+    values.update(fields)
+    return Fact(**values)  # type: ignore[typeddict-item]
