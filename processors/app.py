@@ -126,6 +126,11 @@ class Pipeline:
         async def metrics_page(web: Any, request: Any) -> Any:
             return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
+        # KPI API, ingest, live board and bid advisor (processors/web, processors/bids.py)
+        from .web import register_web
+
+        register_web(self)
+
     def prepare(self) -> None:
         """Create topics and migrate ClickHouse (idempotent; runs before consuming)."""
         s = self.settings

@@ -31,6 +31,8 @@ class PipelineEnv:
     name: str
     partitions: int = 4
     web_port: int = field(default_factory=free_port)
+    #: further FUNNELWATCH_* variables of the worker and CLI runs (e.g. ingest token)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:
@@ -58,6 +60,7 @@ class PipelineEnv:
                 "FUNNELWATCH_WEB_PORT": str(s.web_port),
             }
         )
+        env.update(self.extra_env)
         return env
 
     def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
