@@ -127,7 +127,7 @@ class Pipeline:
             return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
         # KPI API, ingest, live board and bid advisor (processors/web, processors/bids.py)
-        from .web import register_web
+        from .web.api import register_web
 
         register_web(self)
 

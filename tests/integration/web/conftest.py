@@ -68,13 +68,44 @@ class Stack:
         try:
             client.insert(
                 "alerts",
-                ("alert_id", "kind", "status", "campaign_id", "metric", "from_stage",
-                 "to_stage", "segments", "started_at", "fired_at", "resolved_at", "baseline",
-                 "current", "leads_lost", "summary", "version"),  # fmt: skip
-                [(alert_id, kind, status, campaign, "conversion", "click", "lead",
-                  json.dumps(["all=all"]), now - 300, now - 240,
-                  now if status == "resolved" else 0, 0.08, 0.0, 12.5,
-                  f"{kind}: click→lead 0.0% (baseline 8.0%)", time.time_ns())],  # fmt: skip
+                (
+                    "alert_id",
+                    "kind",
+                    "status",
+                    "campaign_id",
+                    "metric",
+                    "from_stage",
+                    "to_stage",
+                    "segments",
+                    "started_at",
+                    "fired_at",
+                    "resolved_at",
+                    "baseline",
+                    "current",
+                    "leads_lost",
+                    "summary",
+                    "version",
+                ),
+                [
+                    (
+                        alert_id,
+                        kind,
+                        status,
+                        campaign,
+                        "conversion",
+                        "click",
+                        "lead",
+                        json.dumps(["all=all"]),
+                        now - 300,
+                        now - 240,
+                        now if status == "resolved" else 0,
+                        0.08,
+                        0.0,
+                        12.5,
+                        f"{kind}: click→lead 0.0% (baseline 8.0%)",
+                        time.time_ns(),
+                    )
+                ],
             )
         finally:
             client.close()
@@ -114,10 +145,23 @@ def stack(
     )
     env.run("topics", "create")
     env.run(
-        "simulate", "--events", "6000", "--campaigns", str(len(CAMPAIGNS)),
-        "--clicks-per-minute", "20", "--flat", "--seed", "5", "--duplicates", "0.01",
-        "--malformed", "0", "--incident", f"form_broken:{CAMPAIGNS[0]}:150",
-    )  # fmt: skip
+        "simulate",
+        "--events",
+        "6000",
+        "--campaigns",
+        str(len(CAMPAIGNS)),
+        "--clicks-per-minute",
+        "20",
+        "--flat",
+        "--seed",
+        "5",
+        "--duplicates",
+        "0.01",
+        "--malformed",
+        "0",
+        "--incident",
+        f"form_broken:{CAMPAIGNS[0]}:150",
+    )
     worker = env.start_worker()
     try:
         env.wait_drained(worker, timeout=300)

@@ -160,7 +160,9 @@ def test_open_alert_is_listed_until_resolved(stack: Stack) -> None:
     assert [a["alert_id"] for a in body["alerts"]] == ["test-drop-1"]
     assert body["alerts"][0]["kind"] == "conversion_drop"
     assert body["alerts"][0]["segments"] == ["all=all"]
-    listed = {c["campaign_id"]: c["open_alerts"] for c in stack.get("/api/campaigns")[1]["campaigns"]}
+    listed = {
+        c["campaign_id"]: c["open_alerts"] for c in stack.get("/api/campaigns")[1]["campaigns"]
+    }
     assert listed[campaign] == 1
     stack.insert_alert("test-drop-1", campaign, "conversion_drop", "resolved")
     status, body = stack.get(f"/api/campaigns/{campaign}/kpis")
@@ -173,9 +175,17 @@ def test_openapi_describes_every_route(stack: Stack) -> None:
     assert status == 200
     assert doc["openapi"] == "3.1.0"
     assert set(doc["paths"]) == {
-        "/", "/metrics", "/api/openapi.json", "/api/campaigns", "/api/alerts",
-        "/api/campaigns/{campaign_id}/kpis", "/api/campaigns/{campaign_id}/conversions",
-        "/api/campaigns/{campaign_id}/bid", "/ingest/clicks", "/ingest/forms", "/ingest/crm",
-    }  # fmt: skip
+        "/",
+        "/metrics",
+        "/api/openapi.json",
+        "/api/campaigns",
+        "/api/alerts",
+        "/api/campaigns/{campaign_id}/kpis",
+        "/api/campaigns/{campaign_id}/conversions",
+        "/api/campaigns/{campaign_id}/bid",
+        "/ingest/clicks",
+        "/ingest/forms",
+        "/ingest/crm",
+    }
     for path in ("/", "/metrics", "/api/openapi.json", "/api/campaigns", "/api/alerts"):
         assert stack.get(path)[0] == 200, path

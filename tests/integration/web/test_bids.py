@@ -39,12 +39,17 @@ def _clicks_and_leads(clicks: int, leads: int) -> tuple[list[dict[str, Any]], li
     cs = [click(campaign_id=INGESTED, cost_micros=1_000_000) for _ in range(clicks)]
     forms = [
         {
-            "event_type": "form_submission", "event_id": f"f-{uuid.uuid4().hex}",
-            "event_time": _now(), "schema_version": 1, "lead_id": f"lead-{uuid.uuid4().hex}",
-            "form_id": "f-1", "form_type": "demo_request", "click_id": c["click_id"],
+            "event_type": "form_submission",
+            "event_id": f"f-{uuid.uuid4().hex}",
+            "event_time": _now(),
+            "schema_version": 1,
+            "lead_id": f"lead-{uuid.uuid4().hex}",
+            "form_id": "f-1",
+            "form_type": "demo_request",
+            "click_id": c["click_id"],
         }
         for c in cs[:leads]
-    ]  # fmt: skip
+    ]
     return cs, forms
 
 
@@ -70,7 +75,7 @@ def test_cpl_above_target_lowers_the_multiplier_and_a_stall_pauses_it(stack: Sta
     assert "above target by 100%" in lowered["reason"]
     # the next evaluations hold: the minimum interval between changes (300 s) damps it
     time.sleep(2.5)
-    status, again = stack.get(f"/api/campaigns/{INGESTED}/bid")
+    _, again = stack.get(f"/api/campaigns/{INGESTED}/bid")
     assert (again["action"], again["multiplier"]) == ("hold", 0.9), again
     assert "next change allowed in" in again["reason"]
 

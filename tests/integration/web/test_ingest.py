@@ -25,10 +25,17 @@ def _now() -> str:
 
 def click(**overrides: Any) -> dict[str, Any]:
     event = {
-        "event_type": "ad_click", "event_id": f"ing-{uuid.uuid4().hex}", "event_time": _now(),
-        "schema_version": 1, "click_id": f"c-{uuid.uuid4().hex[:12]}", "campaign_id": "cmp-ingest",
-        "ad_group_id": "ag-1", "ad_id": "ad-1", "channel": "google", "cost_micros": 1_200_000,
-    }  # fmt: skip
+        "event_type": "ad_click",
+        "event_id": f"ing-{uuid.uuid4().hex}",
+        "event_time": _now(),
+        "schema_version": 1,
+        "click_id": f"c-{uuid.uuid4().hex[:12]}",
+        "campaign_id": "cmp-ingest",
+        "ad_group_id": "ag-1",
+        "ad_id": "ad-1",
+        "channel": "google",
+        "cost_micros": 1_200_000,
+    }
     event.update(overrides)
     return event
 
@@ -37,9 +44,7 @@ def _end_offsets(stack: Stack) -> dict[TopicPartition, int]:
     cat = catalogue(stack.env.settings)
     consumer = KafkaConsumer(bootstrap_servers=stack.env.bootstrap)
     try:
-        tps = [
-            TopicPartition(t.name, p) for t in cat.sources for p in range(stack.env.partitions)
-        ]
+        tps = [TopicPartition(t.name, p) for t in cat.sources for p in range(stack.env.partitions)]
         return dict(consumer.end_offsets(tps))
     finally:
         consumer.close()
@@ -102,14 +107,17 @@ def test_refused_request_gets_its_status_and_produces_nothing(
     assert message in got["error"], got
     if case == "schema violations":
         assert {(p["index"], p["field"]) for p in got["problems"]} >= {
-            (1, "cost_micros"), (1, "channel"), (2, "event_time")
-        }  # fmt: skip
+            (1, "cost_micros"),
+            (1, "channel"),
+            (2, "event_time"),
+        }
         assert all(p["index"] != 0 for p in got["problems"])
         assert all(p["message"] for p in got["problems"])
     if case == "wrong event type":
         assert [(p["index"], p["field"]) for p in got["problems"]] == [
-            (0, "event_type"), (1, "event_type")
-        ]  # fmt: skip
+            (0, "event_type"),
+            (1, "event_type"),
+        ]
     time.sleep(0.5)  # a produce would be acknowledged long before this
     assert _end_offsets(stack) == before
 
@@ -152,10 +160,15 @@ def test_accepted_batch_is_in_kafka_keyed_by_click_id_and_retry_is_not_produced_
 
 def test_single_form_event_is_keyed_by_lead_id(stack: Stack) -> None:
     form = {
-        "event_type": "form_submission", "event_id": f"ing-{uuid.uuid4().hex}",
-        "event_time": _now(), "schema_version": 1, "lead_id": "lead-ingest-1",
-        "form_id": "f-1", "form_type": "demo_request", "utm_campaign": "cmp-ingest",
-    }  # fmt: skip
+        "event_type": "form_submission",
+        "event_id": f"ing-{uuid.uuid4().hex}",
+        "event_time": _now(),
+        "schema_version": 1,
+        "lead_id": "lead-ingest-1",
+        "form_id": "f-1",
+        "form_type": "demo_request",
+        "utm_campaign": "cmp-ingest",
+    }
     before = _end_offsets(stack)
     status, got = _post(stack, "forms", json.dumps(form).encode(), stack.token)
     assert (status, got) == (202, {"accepted": 1, "produced": 1, "duplicates": 0})
