@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 PYTEST_ARGS ?=
-DEBIAN_PACKAGES := openjdk-17-jre-headless maven clickhouse-server
+DEBIAN_PACKAGES := openjdk-17-jre-headless maven clickhouse-server chromium chromium-driver
 
 .PHONY: demo test lint typecheck check system-deps python-deps kafka-jars clean
 
@@ -26,6 +26,8 @@ system-deps:
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
 	command -v clickhouse-server >/dev/null || test -x /usr/sbin/clickhouse-server -o -x /usr/bin/clickhouse || missing="$$missing clickhouse-server"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
