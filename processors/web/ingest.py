@@ -37,6 +37,7 @@ ENDPOINTS: Mapping[str, tuple[str, str]] = {
 _CATEGORY_FIELD = {
     "unknown_event_type": "event_type",
     "future_event_time": "event_time",
+    "ancient_event_time": "event_time",
     "absurd_cost": "cost_micros",
     "not_an_object": "(root)",
 }

@@ -118,3 +118,23 @@ def test_recent_ids_forget_the_least_recently_seen() -> None:
     recent.add("c")
     assert "b" not in recent and "a" in recent and "c" in recent
     assert len(recent) == 2
+
+
+def test_events_before_2000_are_refused_as_clickhouse_cannot_store_them() -> None:
+    # found by the property-based API test: a 1900 event_time stopped the sink
+    for when in ("1900-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "1999-12-31T23:59:59Z"):
+        with pytest.raises(Rejection) as err:
+            parse_events(json.dumps(crm(event_time=when)).encode(), "crm", Limits(), NOW)
+        assert [p["field"] for p in err.value.problems] == ["event_time"]
+        assert "ancient_event_time" in err.value.problems[0]["message"]
+
+
+def test_integral_floats_and_numbers_beyond_64_bits_are_refused() -> None:
+    # found by the property-based API test: cost_micros 1.0 passes JSON Schema's
+    # "integer" but stopped the ClickHouse sink
+    for value, text in ((1.0, "is not an integer"), (2**63, "does not fit in 64 bits")):
+        with pytest.raises(Rejection) as err:
+            parse_events(json.dumps(crm(deal_value_micros=value)).encode(), "crm", Limits(), NOW)
+        assert [(p["field"], text in p["message"]) for p in err.value.problems] == [
+            ("deal_value_micros", True)
+        ]
