@@ -150,6 +150,15 @@ class Settings(BaseSettings):
         50, ge=0, description="Fewer clicks than this in the window: too little volume, hold."
     )
 
+    max_event_age_days: float = Field(
+        30,
+        gt=0,
+        description=(
+            "Events timed further than this in the past are dead-lettered (and refused by "
+            "the ingest)."
+        ),
+    )
+
     @field_validator("clickhouse_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

@@ -58,6 +58,7 @@ class Pipeline:
         self.limits = Limits(
             max_future_skew=timedelta(seconds=settings.max_future_skew_seconds),
             max_cost_micros=settings.max_cost_micros,
+            max_age=timedelta(days=settings.max_event_age_days),
         )
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.app = app = faust.App(

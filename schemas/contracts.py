@@ -118,6 +118,9 @@ class Limits:
     max_cost_micros: int = 10_000_000_000
     #: earlier events are absurd, and ClickHouse's DateTime cannot hold times before 1970
     min_event_time: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    #: events older than this are refused: the rolling recompute spans every minute from
+    #: the oldest changed one to the newest, so one event from years ago costs gigabytes
+    max_age: timedelta = timedelta(days=30)
 
 
 def parse_event_time(value: str) -> datetime:
@@ -157,10 +160,10 @@ def validate_mapping(data: Any, limits: Limits = Limits(), now: datetime | None 
             problems.append(
                 f"future_event_time: {event_time.isoformat()} is after {now.isoformat()}"
             )
-        if event_time < limits.min_event_time:
+        oldest = max(limits.min_event_time, now - limits.max_age)
+        if event_time < oldest:
             problems.append(
-                f"ancient_event_time: {event_time.isoformat()} is before "
-                f"{limits.min_event_time.isoformat()}"
+                f"ancient_event_time: {event_time.isoformat()} is before {oldest.isoformat()}"
             )
     for name, annotation in record._options.fields.items():
         value = data.get(name)

@@ -138,3 +138,14 @@ def test_integral_floats_and_numbers_beyond_64_bits_are_refused() -> None:
         assert [(p["field"], text in p["message"]) for p in err.value.problems] == [
             ("deal_value_micros", True)
         ]
+
+
+def test_events_older_than_the_maximum_age_are_refused() -> None:
+    # found by the property-based API test: a valid event from 2000 made the rolling
+    # recompute span 26 years of minutes, and the OOM killer stopped ClickHouse
+    old = crm(event_time="2026-10-01T11:59:00Z")  # 31 days before NOW
+    with pytest.raises(Rejection) as err:
+        parse_events(json.dumps(old).encode(), "crm", Limits(), NOW)
+    assert "ancient_event_time" in err.value.problems[0]["message"]
+    recent = crm(event_time="2026-10-03T12:00:00Z")
+    assert parse_events(json.dumps(recent).encode(), "crm", Limits(), NOW)
