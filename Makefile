@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 PYTEST_ARGS ?=
-DEBIAN_PACKAGES := openjdk-17-jre-headless maven clickhouse-server prometheus prometheus-alertmanager
+DEBIAN_PACKAGES := openjdk-17-jre-headless maven clickhouse-server prometheus prometheus-alertmanager chromium chromium-driver
 
 .PHONY: demo test lint typecheck check system-deps python-deps kafka-jars clean bench-detect
 
@@ -28,6 +28,8 @@ system-deps:
 	command -v clickhouse-server >/dev/null || test -x /usr/sbin/clickhouse-server -o -x /usr/bin/clickhouse || missing="$$missing clickhouse-server"; \
 	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
 	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  norc=""; \

@@ -15,10 +15,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "funnelwatch"
+
+
+class BidTarget(BaseModel):
+    """A campaign's bid target: the cost per result the bid multiplier steers towards."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    metric: str = Field(
+        "cpl", pattern="^(cpl|cost_per_qualified)$", description="cpl or cost_per_qualified"
+    )
+    target_micros: int = Field(gt=0, description="target cost per result, in micros")
 
 
 class Settings(BaseSettings):
@@ -210,6 +221,67 @@ class Settings(BaseSettings):
     )
     alert_webhook_max_attempts: int = Field(
         8, ge=1, description="Delivery attempts per webhook message (exponential backoff)."
+    )
+
+    ingest_token: SecretStr | None = Field(
+        None,
+        description=(
+            "Bearer token the HTTP ingest (POST /ingest/...) requires; unset: ingest is "
+            "disabled (503)."
+        ),
+    )
+    ingest_max_body_bytes: int = Field(
+        1_000_000, ge=1, description="Largest accepted ingest request body, in bytes (else 413)."
+    )
+    ingest_dedup_size: int = Field(
+        100_000,
+        ge=0,
+        description=(
+            "Event ids the ingest remembers as acknowledged, to not produce a retried event "
+            "again (LRU; the pipeline's own dedup by event_id is the real guarantee)."
+        ),
+    )
+    bid_targets: dict[str, BidTarget] = Field(
+        {},
+        description=(
+            'Bid targets per campaign id (JSON), e.g. {"cmp-a": {"metric": "cpl", '
+            '"target_micros": 20000000}}; metric cpl or cost_per_qualified; key "*" is '
+            "the default for every other campaign. Empty: no recommendations."
+        ),
+    )
+    bid_interval_seconds: float = Field(
+        30.0, gt=0, description="How often the worker recomputes and publishes bid multipliers."
+    )
+    bid_window_minutes: int = Field(
+        60, ge=1, description="Window of spend and results a bid recommendation judges."
+    )
+    bid_step: float = Field(
+        0.1, gt=0, le=0.5, description="Largest change of the bid multiplier in one step."
+    )
+    bid_min_multiplier: float = Field(0.5, gt=0, description="Lowest recommended multiplier.")
+    bid_max_multiplier: float = Field(1.5, gt=0, description="Highest recommended multiplier.")
+    bid_hysteresis: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description=(
+            "Dead band around the target (fraction): inside target*(1±band) the multiplier holds."
+        ),
+    )
+    bid_min_change_seconds: float = Field(
+        300.0, ge=0, description="Least time between two changes of a campaign's multiplier."
+    )
+    bid_min_clicks: int = Field(
+        50, ge=0, description="Fewer clicks than this in the window: too little volume, hold."
+    )
+
+    max_event_age_days: float = Field(
+        30,
+        gt=0,
+        description=(
+            "Events timed further than this in the past are dead-lettered (and refused by "
+            "the ingest)."
+        ),
     )
 
     @field_validator("clickhouse_url")

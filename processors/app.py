@@ -59,6 +59,7 @@ class Pipeline:
         self.limits = Limits(
             max_future_skew=timedelta(seconds=settings.max_future_skew_seconds),
             max_cost_micros=settings.max_cost_micros,
+            max_age=timedelta(days=settings.max_event_age_days),
         )
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         faust_fixes.install()
@@ -132,6 +133,11 @@ class Pipeline:
         @app.page("/metrics")
         async def metrics_page(web: Any, request: Any) -> Any:
             return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+        # KPI API, ingest, live board and bid advisor (processors/web, processors/bids.py)
+        from .web.api import register_web
+
+        register_web(self)
 
     def prepare(self) -> None:
         """Create topics and migrate ClickHouse (idempotent; runs before consuming)."""

@@ -116,6 +116,11 @@ class Limits:
 
     max_future_skew: timedelta = timedelta(minutes=5)
     max_cost_micros: int = 10_000_000_000
+    #: earlier events are absurd, and ClickHouse's DateTime cannot hold times before 1970
+    min_event_time: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    #: events older than this are refused: the rolling recompute spans every minute from
+    #: the oldest changed one to the newest, so one event from years ago costs gigabytes
+    max_age: timedelta = timedelta(days=30)
 
 
 def parse_event_time(value: str) -> datetime:
@@ -123,6 +128,10 @@ def parse_event_time(value: str) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError("event_time needs a time zone (e.g. a trailing Z)")
     return parsed.astimezone(UTC)
+
+
+def _is_int_field(annotation: Any) -> bool:
+    return annotation is int or int in typing.get_args(annotation)
 
 
 def validate_mapping(data: Any, limits: Limits = Limits(), now: datetime | None = None) -> Event:
@@ -151,6 +160,19 @@ def validate_mapping(data: Any, limits: Limits = Limits(), now: datetime | None 
             problems.append(
                 f"future_event_time: {event_time.isoformat()} is after {now.isoformat()}"
             )
+        oldest = max(limits.min_event_time, now - limits.max_age)
+        if event_time < oldest:
+            problems.append(
+                f"ancient_event_time: {event_time.isoformat()} is before {oldest.isoformat()}"
+            )
+    for name, annotation in record._options.fields.items():
+        value = data.get(name)
+        # JSON Schema counts 1.0 as an integer and has no 64-bit bound; ClickHouse's
+        # Int64/UInt64 columns take neither a float nor a larger number.
+        if _is_int_field(annotation) and isinstance(value, float):
+            problems.append(f"schema: {name}: {value!r} is not an integer")
+        elif _is_int_field(annotation) and isinstance(value, int) and abs(value) >= 2**63:
+            problems.append(f"schema: {name}: {value} does not fit in 64 bits")
     cost = data.get("cost_micros")
     if isinstance(cost, int) and cost > limits.max_cost_micros:
         problems.append(f"absurd_cost: cost_micros {cost} exceeds {limits.max_cost_micros}")

@@ -159,6 +159,8 @@ def _run(args: argparse.Namespace, settings: Settings, home: Path, console: Cons
 
     console.print(f"demo {settings.topic_prefix}: ClickHouse {settings.clickhouse_url_redacted}; "
                   f"worker log {home / 'worker.log'}; Ctrl-C to stop")  # fmt: skip
+    board = f"http://{settings.web_bind}:{settings.web_port}/"
+    console.print(f"live board: {board} (API description: {board}api/openapi.json)")
     sim.start()
     worker = FunnelWorker(
         pipeline.app, loglevel="warn", logfile=str(home / "worker.log"), quiet=True

@@ -31,7 +31,7 @@ class PipelineEnv:
     name: str
     partitions: int = 4
     web_port: int = field(default_factory=free_port)
-    #: further FUNNELWATCH_* variables of the worker (e.g. alert settings)
+    #: further FUNNELWATCH_* variables of the worker and CLI runs (e.g. alert settings)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -37,3 +37,5 @@ def test_demo_board_marks_the_campaign_whose_form_broke(
     marked = [line for line in final.splitlines() if line.startswith("▼ cmp-")]
     assert [line.split()[1] for line in marked] == ["cmp-search-brand"], final
     assert "demo stopped after" in out
+    port = env["FUNNELWATCH_WEB_PORT"]
+    assert f"live board: http://127.0.0.1:{port}/" in out

@@ -1,0 +1,287 @@
+"""The KPI API, the ingest endpoints and the board, as views of the worker's web server.
+
+Invariants: a handler never answers 5xx for anything a client sends — bad parameters
+are 400, unknown campaigns 404, and only an unavailable ClickHouse or Kafka gives 503;
+every ClickHouse read runs off the event loop (:class:`Reader`); the KPI numbers are
+exactly the sums of ``kpi_minute`` rows at their newest version (see ``queries``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from faust.web import Request, Response, View
+
+from funnelwatch.clickhouse import ClickHouse, ClickHouseError
+from funnelwatch.processors.bid_advisor import BidAdvisor
+
+from . import queries
+from .board import board_html
+from .ingest import ENDPOINTS, RecentIds, Rejection, check_token, parse_events, to_produce
+from .kpis import SEGMENT_DIMS, WINDOWS, segment_document
+from .openapi import openapi_document
+from .reader import Reader
+
+if TYPE_CHECKING:
+    from funnelwatch.processors.app import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+class BadRequest(Exception):
+    pass
+
+
+def _choice(request: Any, name: str, allowed: Any, default: str) -> str:
+    value = request.query.get(name, default)
+    if value not in allowed:
+        raise BadRequest(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+    return str(value)
+
+
+def _int(request: Any, name: str, lo: int, hi: int, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer; got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise BadRequest(f"{name} must be between {lo} and {hi}; got {value}")
+    return value
+
+
+def register_web(pipeline: Pipeline) -> None:
+    """Attach the API, ingest and board views to the pipeline's Faust app."""
+    app, settings = pipeline.app, pipeline.settings
+    reader = Reader(pipeline)
+    advisor = BidAdvisor(settings, pipeline.funnel)
+    pipeline.bid_advisor = advisor
+    funnel = pipeline.funnel
+    recent = RecentIds(settings.ingest_dedup_size)
+    token = settings.ingest_token.get_secret_value() if settings.ingest_token else None
+    topics = {
+        "clicks": pipeline.catalogue.clicks.name,
+        "forms": pipeline.catalogue.forms.name,
+        "crm": pipeline.catalogue.crm.name,
+    }
+
+    def bid_of(campaign_id: str) -> dict[str, Any] | None:
+        rec = advisor.latest.get(campaign_id)
+        return rec.to_json() if rec is not None else None
+
+    async def guarded(web: View, work: Callable[[], Awaitable[Response]]) -> Response:
+        try:
+            return await work()
+        except BadRequest as exc:
+            return web.error(400, str(exc))
+        except ClickHouseError as exc:
+            log.warning("API read failed: %s", exc)
+            return web.error(503, "ClickHouse is unavailable; try again")
+
+    @app.page("/api/campaigns")  # type: ignore[untyped-decorator]
+    async def campaigns_view(web: View, request: Request) -> Response:
+        async def work() -> Response:
+            def q(client: ClickHouse) -> Any:
+                return (
+                    queries.watermark(client),
+                    queries.campaigns(client),
+                    queries.open_alerts(client),
+                )
+
+            end, rows, alerts = await reader.run(q)
+            open_count: dict[str, int] = {}
+            for alert in alerts:
+                open_count[alert["campaign_id"]] = open_count.get(alert["campaign_id"], 0) + 1
+            return web.json(
+                {
+                    "watermark": end,
+                    "campaigns": [
+                        {
+                            "campaign_id": c,
+                            "last_minute": m,
+                            "open_alerts": open_count.get(c, 0),
+                            "bid": bid_of(c),
+                        }
+                        for c, m in rows
+                    ],
+                }
+            )
+
+        return await guarded(web, work)
+
+    @app.page("/api/campaigns/{campaign_id}/kpis")  # type: ignore[untyped-decorator]
+    async def kpis_view(web: View, request: Request, campaign_id: str) -> Response:
+        async def work() -> Response:
+            window = _choice(request, "window", WINDOWS, "1h")
+            by = _choice(request, "by", SEGMENT_DIMS, "all")
+            minutes = WINDOWS[window]
+
+            def q(client: ClickHouse) -> Any:
+                if not queries.campaign_exists(client, campaign_id):
+                    return None
+                end = queries.watermark(client)
+                segs = queries.window_counts(client, campaign_id, by, end, minutes)
+                return end, segs, queries.open_alerts(client, campaign_id)
+
+            found = await reader.run(q)
+            if found is None:
+                return web.error(404, f"unknown campaign {campaign_id!r}")
+            end, segs, alerts = found
+            if by == "all" and not segs:
+                segs = [queries.SegmentCounts("all", "all")]
+            return web.json(
+                {
+                    "campaign_id": campaign_id,
+                    "window": window,
+                    "window_minutes": minutes,
+                    "window_start": end - minutes * 60,
+                    "window_end": end,
+                    "by": by,
+                    "segments": [segment_document(funnel, s) for s in segs],
+                    "alerts": alerts,
+                    "bid": bid_of(campaign_id),
+                }
+            )
+
+        return await guarded(web, work)
+
+    @app.page("/api/campaigns/{campaign_id}/conversions")  # type: ignore[untyped-decorator]
+    async def conversions_view(web: View, request: Request, campaign_id: str) -> Response:
+        async def work() -> Response:
+            window = _choice(request, "window", WINDOWS, "15m")
+            hours = _int(request, "hours", 1, 48, 3)
+            # about 36 points per chart, on whole minutes
+            step = max(60, hours * 3600 // 36 // 60 * 60)
+
+            def q(client: ClickHouse) -> Any:
+                if not queries.campaign_exists(client, campaign_id):
+                    return None
+                end = queries.watermark(client)
+                return queries.conversion_history(
+                    client, campaign_id, WINDOWS[window], end, hours, step
+                )
+
+            rows = await reader.run(q)
+            if rows is None:
+                return web.error(404, f"unknown campaign {campaign_id!r}")
+            series: dict[tuple[str, str], list[list[Any]]] = {}
+            for f, t, m, a, b in rows:
+                series.setdefault((f, t), []).append([m, a, b, b / a if a else None])
+            order = {pair: i for i, pair in enumerate(funnel.transitions)}
+            return web.json(
+                {
+                    "campaign_id": campaign_id,
+                    "window_minutes": WINDOWS[window],
+                    "step_seconds": step,
+                    "series": [
+                        {"from_stage": f, "to_stage": t, "points": pts}
+                        for (f, t), pts in sorted(
+                            series.items(), key=lambda kv: order.get(kv[0], 99)
+                        )
+                    ],
+                }
+            )
+
+        return await guarded(web, work)
+
+    @app.page("/api/campaigns/{campaign_id}/bid")  # type: ignore[untyped-decorator]
+    async def bid_view(web: View, request: Request, campaign_id: str) -> Response:
+        rec = bid_of(campaign_id)
+        if rec is None:
+            return web.error(
+                404,
+                f"no bid recommendation for {campaign_id!r}: no target configured "
+                "(FUNNELWATCH_BID_TARGETS) or not evaluated yet",
+            )
+        return web.json(rec)
+
+    @app.page("/api/alerts")  # type: ignore[untyped-decorator]
+    async def alerts_view(web: View, request: Request) -> Response:
+        async def work() -> Response:
+            return web.json({"alerts": await reader.run(queries.open_alerts)})
+
+        return await guarded(web, work)
+
+    document = openapi_document()
+
+    @app.page("/api/openapi.json")  # type: ignore[untyped-decorator]
+    async def openapi_view(web: View, request: Request) -> Response:
+        return web.json(document)
+
+    @app.page("/")  # type: ignore[untyped-decorator]
+    async def board_view(web: View, request: Request) -> Response:
+        return web.html(board_html())
+
+    limit = settings.ingest_max_body_bytes
+
+    async def read_body(request: Any) -> bytes:
+        length = request.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise Rejection(413, f"body of {length} bytes exceeds the limit of {limit} bytes")
+        body = bytearray()
+        async for chunk in request.content.iter_chunked(65536):
+            body += chunk
+            if len(body) > limit:
+                raise Rejection(413, f"body exceeds the limit of {limit} bytes")
+        return bytes(body)
+
+    class IngestView(View):
+        async def post(self, request: Request, endpoint: str) -> Response:
+            try:
+                check_token(token, request.headers.get("Authorization"))
+                body = await read_body(request)
+                events = parse_events(body, endpoint, pipeline.limits)
+                batch = to_produce(events, endpoint, recent)
+                try:
+                    futures = [
+                        await app.producer.send(topics[endpoint], key, value, None, None, None)
+                        for _, key, value in batch
+                    ]
+                    await asyncio.gather(*futures)
+                except Exception as exc:
+                    log.warning("ingest: Kafka did not acknowledge: %r", exc)
+                    raise Rejection(
+                        503, "Kafka did not acknowledge the events; retry the request "
+                        "(event ids make a retry safe)",
+                    ) from None  # fmt: skip
+            except Rejection as rejection:
+                return self.json(rejection.body(), status=rejection.status)
+            for event_id, _, _ in batch:
+                recent.add(event_id)
+            return self.json(
+                {
+                    "accepted": len(events),
+                    "produced": len(batch),
+                    "duplicates": len(events) - len(batch),
+                },
+                status=202,
+            )
+
+    app.page("/ingest/{endpoint:" + "|".join(ENDPOINTS) + "}")(IngestView)
+
+    @app.timer(settings.bid_interval_seconds)  # type: ignore[untyped-decorator]
+    async def advise_bids() -> None:
+        if not advisor.targets:
+            return
+        try:
+            recs = await reader.run(advisor.evaluate)
+        except ClickHouseError as exc:
+            log.warning("bid advisor: ClickHouse read failed: %s", exc)
+            return
+        topic = pipeline.catalogue.bid_recommendations.name
+        for rec in recs:
+            await app.producer.send(
+                topic,
+                rec.campaign_id.encode(),
+                json.dumps(rec.to_json()).encode(),
+                None,
+                time.time(),
+                None,
+            )

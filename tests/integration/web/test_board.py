@@ -1,0 +1,87 @@
+"""The live board in a real headless browser (Debian's chromium, driven by Selenium)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from .conftest import CAMPAIGNS, Stack
+
+pytestmark = pytest.mark.integration
+
+SCREENSHOT = Path(__file__).parents[3] / "docs" / "img" / "board.png"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    # a missing browser fails the test (make system-deps installs both): never a skip
+    assert chromium and driver, "Debian packages chromium and chromium-driver are needed"
+    options = Options()
+    options.binary_location = chromium
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+        "--no-first-run",
+        "--disable-extensions",
+    ):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # an explicit driver path: Selenium Manager never tries to download one
+    chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    try:
+        yield chrome
+    finally:
+        chrome.quit()
+
+
+def test_board_shows_the_campaigns_and_marks_the_one_with_an_outage(
+    stack: Stack, browser: webdriver.Chrome
+) -> None:
+    broken = CAMPAIGNS[0]
+    stack.insert_alert("board-outage", broken, "stall", "firing")
+    try:
+        started = time.monotonic()
+        browser.get(stack.base + "/")
+        WebDriverWait(browser, 30).until(
+            lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true"
+        )
+        cards = {
+            c.get_attribute("data-campaign"): c
+            for c in browser.find_elements(By.CSS_SELECTOR, "section.card")
+        }
+        assert set(CAMPAIGNS) <= set(cards)
+        marked = {cid for cid, c in cards.items() if "alerting" in (c.get_attribute("class") or "")}
+        assert marked == {broken}
+        assert "1 open alert" in cards[broken].text
+        assert "click" in cards[CAMPAIGNS[1]].text and "CPL" in cards[CAMPAIGNS[1]].text
+        alerts = browser.find_element(By.ID, "alerts").text
+        assert f"stall {broken}" in alerts
+        # charts drawn by the page itself: one sparkline per stage transition
+        assert len(cards[CAMPAIGNS[1]].find_elements(By.TAG_NAME, "polyline")) == 4
+        # it refreshes by itself: the status line's time changes without a reload
+        first = browser.find_element(By.ID, "status").text
+        WebDriverWait(browser, 15).until(lambda b: b.find_element(By.ID, "status").text != first)
+        print(f"\nboard loaded and refreshed in {time.monotonic() - started:.1f}s")
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SCREENSHOT))
+        assert SCREENSHOT.stat().st_size > 10_000
+        errors = [
+            entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "ERROR")
+        ]
+        assert errors == []
+        assert browser.find_element(By.ID, "error").text == ""
+    finally:
+        stack.insert_alert("board-outage", broken, "stall", "resolved")
