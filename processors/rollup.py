@@ -16,6 +16,9 @@ import time
 from funnelwatch.clickhouse import ClickHouse
 from funnelwatch.schemas.funnel import Funnel
 
+#: target minutes per rolling-recompute query (see recompute_rolling)
+ROLL_CHUNK_MINUTES = 1440
+
 #: segment dimensions every fact is counted under; 'all' is the campaign as a whole
 DIMENSIONS = ("all", "channel", "ad_group", "device", "geo")
 
@@ -127,25 +130,31 @@ def recompute_minutes(client: ClickHouse, minutes: set[int]) -> None:
 def recompute_rolling(
     client: ClickHouse, funnel: Funnel, windows: tuple[int, ...], lo: int, hi: int
 ) -> None:
-    """Rewrite rolling conversions for every minute t in [lo, hi] and every window."""
+    """Rewrite rolling conversions for every minute t in [lo, hi] and every window.
+
+    The span is cut into chunks of ``ROLL_CHUNK_MINUTES``: the query holds a dense array
+    per series over chunk + window, so memory stays bounded when a late event reopens
+    minutes days back."""
     if hi < lo:
         return
     transitions = funnel.transitions
     version = new_version()
-    for window in windows:
-        base = lo - (window - 1) * 60
-        client.execute(
-            _RECOMPUTE_ROLLING,
-            {
-                "window": window,
-                "width": window,
-                "lo": lo,
-                "hi": hi,
-                "base": base,
-                "dense": (hi - base) // 60 + 1,
-                "targets": (hi - lo) // 60 + 1,
-                "from_stages": [a for a, _ in transitions],
-                "to_stages": [b for _, b in transitions],
-                "version": version,
-            },
-        )
+    for chunk_lo in range(lo, hi + 1, ROLL_CHUNK_MINUTES * 60):
+        chunk_hi = min(hi, chunk_lo + (ROLL_CHUNK_MINUTES - 1) * 60)
+        for window in windows:
+            base = chunk_lo - (window - 1) * 60
+            client.execute(
+                _RECOMPUTE_ROLLING,
+                {
+                    "window": window,
+                    "width": window,
+                    "lo": chunk_lo,
+                    "hi": chunk_hi,
+                    "base": base,
+                    "dense": (chunk_hi - base) // 60 + 1,
+                    "targets": (chunk_hi - chunk_lo) // 60 + 1,
+                    "from_stages": [a for a, _ in transitions],
+                    "to_stages": [b for _, b in transitions],
+                    "version": version,
+                },
+            )

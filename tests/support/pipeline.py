@@ -47,18 +47,11 @@ class PipelineEnv:
         )
 
     def environ(self) -> dict[str, str]:
+        """This process's environment, with the settings above as FUNNELWATCH_* variables."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("FUNNELWATCH_")}
         s = self.settings
         env.update(
-            {
-                "FUNNELWATCH_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
-                "FUNNELWATCH_CLICKHOUSE_URL": s.clickhouse_url,
-                "FUNNELWATCH_DATA_DIR": str(s.data_dir),
-                "FUNNELWATCH_TOPIC_PREFIX": s.topic_prefix,
-                "FUNNELWATCH_APP_ID": s.app_id,
-                "FUNNELWATCH_PARTITIONS": str(s.partitions),
-                "FUNNELWATCH_WEB_PORT": str(s.web_port),
-            }
+            {f"FUNNELWATCH_{name.upper()}": str(getattr(s, name)) for name in s.model_fields_set}
         )
         env.update(self.extra_env)
         return env

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from funnelwatch.clickhouse import ClickHouse
+from funnelwatch.processors import rollup
 from funnelwatch.processors.facts import FACT_COLUMNS, Fact, fact_row
 from funnelwatch.processors.sink import FactSink
 from funnelwatch.schemas.funnel import load_funnel
@@ -134,3 +135,15 @@ def test_deferred_roll_survives_a_restart_of_the_sink(client: ClickHouse) -> Non
     )
     restarted.roll_if_due()  # what the worker's idle timer does after a restart
     assert tables(client) == want
+
+
+def test_rolling_recompute_in_chunks_writes_the_rows_of_one_pass(
+    client: ClickHouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink(client).flush(batch())
+    whole = tables(client)[1]
+    client.execute("TRUNCATE TABLE conversion_rolling")
+    # the flush rolled minutes 0..19 in one query; 7-minute chunks take three
+    monkeypatch.setattr(rollup, "ROLL_CHUNK_MINUTES", 7)
+    rollup.recompute_rolling(client, load_funnel(), (15, 60), BASE, BASE + 19 * 60)
+    assert tables(client)[1] == whole
