@@ -4,7 +4,8 @@ Guarantee: a batch's Kafka offsets are acknowledged only after :meth:`FactSink.f
 returned, and flush returns only after ClickHouse acknowledged the facts, the
 per-minute KPIs derived from them and the progress row naming the minutes whose
 rolling conversions are still to be recomputed. Rolling conversions are recomputed
-for those minutes at most every ``roll_interval`` seconds (and when idle), from what
+for those minutes at most every ``roll_interval`` seconds (and when idle), and never
+for more than a third of the sink's time (a backlog makes each roll dearer), from what
 ClickHouse holds, so a crash at any point leaves nothing undone after restart.
 Every write is idempotent (versioned rows, highest version wins), so a batch
 replayed after a crash at any point converges to the same tables. Transient
@@ -30,6 +31,8 @@ from .rollup import new_version, recompute_minutes, recompute_rolling
 log = logging.getLogger(__name__)
 
 PROGRESS = "rolling"
+#: a roll that took t seconds is followed by at least ROLL_DUTY * t of other work
+ROLL_DUTY = 2.0
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ class FactSink:
         self._max_backoff = max_backoff
         self._on_fatal = on_fatal
         self._progress: Progress | None = None
-        self._last_roll = 0.0
+        self._next_roll = 0.0
 
     @property
     def client(self) -> ClickHouse:
@@ -120,7 +123,7 @@ class FactSink:
         self._save(
             client, Progress(max(progress.watermark, *minutes), progress.rolled_until, dirty)
         )
-        if time.monotonic() - self._last_roll >= self._roll_interval:
+        if time.monotonic() >= self._next_roll:
             self._roll(client)
 
     def roll_if_due(self) -> None:
@@ -128,12 +131,13 @@ class FactSink:
 
         def roll() -> None:
             # after a restart the pending range is in ClickHouse, not yet in memory
-            if self._read_progress(self.client).dirty_from:
+            if time.monotonic() >= self._next_roll and self._read_progress(self.client).dirty_from:
                 self._roll(self.client)
 
         self._retrying(roll)
 
     def _roll(self, client: ClickHouse) -> None:
+        started = time.monotonic()
         p = self._read_progress(client)
         if p.dirty_from:
             lo = p.dirty_from
@@ -141,7 +145,9 @@ class FactSink:
                 lo = min(lo, p.rolled_until + 60)
             recompute_rolling(client, self._funnel, self._windows, lo, p.watermark)
             self._save(client, Progress(p.watermark, p.watermark, 0))
-        self._last_roll = time.monotonic()
+        took = time.monotonic() - started
+        if self._roll_interval > 0:
+            self._next_roll = time.monotonic() + max(self._roll_interval, ROLL_DUTY * took)
 
     def _read_progress(self, client: ClickHouse) -> Progress:
         if self._progress is None:
