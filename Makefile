@@ -48,8 +48,12 @@ kafka-jars: python-deps system-deps
 demo: python-deps system-deps kafka-jars
 	$(BIN)/funnelwatch demo $(ARGS)
 
+# Two pytest workers, a test module each at a time: the end-to-end module (the longest)
+# runs on one while the other takes the rest. Each worker starts its own Kafka and
+# ClickHouse server. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 test: python-deps system-deps kafka-jars
-	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -ra -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 lint: python-deps
 	$(BIN)/ruff check .

@@ -7,7 +7,7 @@ FUNNELWATCH_TEST_KAFKA=host:port to use a broker you already run instead.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -53,3 +53,29 @@ def clickhouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"chdb://{tmp_path / 'chdb'}"
     base: str = request.getfixturevalue("clickhouse_server_url")
     return base
+
+
+@pytest.fixture
+def measured(record_property: Callable[[str, object], None]) -> Callable[[str], None]:
+    """Record a figure for the CI log; the run's summary lists them under "measured"
+    (a property of the test's report, so it also reaches the log from xdist workers)."""
+
+    def note(line: str) -> None:
+        record_property("measured", line)
+
+    return note
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    lines = [
+        f"{report.nodeid}: {value}"
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", "") == "call"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "measured"
+    ]
+    if lines:
+        terminalreporter.section("measured")
+        for line in lines:
+            terminalreporter.write_line(line)

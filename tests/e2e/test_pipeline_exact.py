@@ -15,6 +15,7 @@ import signal
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -95,7 +96,7 @@ def test_kpis_in_clickhouse_equal_the_oracle_after_drain(
     clickhouse_url: str,
     tmp_path: Path,
     crash: bool,
-    capsys: pytest.CaptureFixture[str],
+    measured: Callable[[str], None],
 ) -> None:
     env = PipelineEnv(kafka_bootstrap, clickhouse_url, tmp_path, f"e2e-{uuid.uuid4().hex[:8]}")
     if clickhouse_url.startswith("clickhouse://"):
@@ -135,17 +136,15 @@ def test_kpis_in_clickhouse_equal_the_oracle_after_drain(
             # At once, as a supervisor would: the killed member still holds its session,
             # so the new worker goes through a second rebalance when it expires.
             worker = env.start_worker()
-        # a stall must fail fast, not use up CI's time
-        env.wait_drained(worker, timeout=420 if crash else 900)
+        env.wait_drained(worker, timeout=900)
         drained_after = time.monotonic() - started - env.DRAIN_CONFIRM_SECONDS
     finally:
         stop(worker)
-    with capsys.disabled():  # the throughput figure belongs in the CI log
-        print(
-            f"\n[{clickhouse_url.split(':')[0]}{' crash' if crash else ''}] drained {EVENTS} "
-            f"records in {drained_after:.1f}s: {EVENTS / drained_after:.0f} records/s "
-            f"(total {time.monotonic() - started:.1f}s)"
-        )
+    measured(
+        f"[{clickhouse_url.split(':')[0]}{' crash' if crash else ''}] drained {EVENTS} "
+        f"records in {drained_after:.1f}s: {EVENTS / drained_after:.0f} records/s "
+        f"(total {time.monotonic() - started:.1f}s)"
+    )
 
     want = expected(valid_events(truth), load_funnel(), WINDOWS)
     got_kpi, got_rolling = _pipeline_rows(env.clickhouse_url)

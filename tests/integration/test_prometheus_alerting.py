@@ -283,6 +283,7 @@ def test_a_killed_worker_pages_worker_down_after_a_minute_and_mutes_funnel_alert
     tmp_path: Path,
     receiver: WebhookReceiver,
     alertmanager: LocalAlertmanager,
+    measured: Callable[[str], None],
 ) -> None:
     """The shipped ``for: 1m`` is kept: this test waits a real minute for it."""
     env = PipelineEnv(
@@ -326,7 +327,7 @@ def test_a_killed_worker_pages_worker_down_after_a_minute_and_mutes_funnel_alert
             timeout=100,
         )
         paged_after = time.monotonic() - killed
-        print(f"worker down paged {paged_after:.1f}s after the kill")
+        measured(f"worker down paged {paged_after:.1f}s after the kill")
         assert 60 <= paged_after < 90  # the shipped for: 1m, then seconds
         [alert] = down[0]["alerts"]
         assert alert["labels"]["instance"] == worker_target

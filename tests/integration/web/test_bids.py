@@ -53,7 +53,9 @@ def _clicks_and_leads(clicks: int, leads: int) -> tuple[list[dict[str, Any]], li
     return cs, forms
 
 
-def test_cpl_above_target_lowers_the_multiplier_and_a_stall_pauses_it(stack: Stack) -> None:
+def test_cpl_above_target_lowers_the_multiplier_and_a_stall_pauses_it(
+    stack: Stack, measured: Callable[[str], None]
+) -> None:
     # CPL exactly at target (30 clicks at 1.00, 10 leads: 3.00): hold
     cs, forms = _clicks_and_leads(30, 10)
     assert _post(stack, "clicks", json.dumps(cs).encode(), stack.token)[0] == 202
@@ -69,7 +71,7 @@ def test_cpl_above_target_lowers_the_multiplier_and_a_stall_pauses_it(stack: Sta
     assert _post(stack, "clicks", json.dumps(more).encode(), stack.token)[0] == 202
     lowered = _wait_for(stack, lambda b: b["action"] == "lower", REACTION_SECONDS)
     reacted = time.monotonic() - sent
-    print(f"\nCPL above target: lowering multiplier after {reacted:.1f}s")
+    measured(f"CPL above target: lowering multiplier after {reacted:.1f}s")
     assert lowered["multiplier"] == 0.9
     assert lowered["cost_per_result_micros"] == 6_000_000
     assert "above target by 100%" in lowered["reason"]

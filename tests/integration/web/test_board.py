@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -48,7 +48,7 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 
 def test_board_shows_the_campaigns_and_marks_the_one_with_an_outage(
-    stack: Stack, browser: webdriver.Chrome
+    stack: Stack, browser: webdriver.Chrome, measured: Callable[[str], None]
 ) -> None:
     broken = CAMPAIGNS[0]
     stack.insert_alert("board-outage", broken, "stall", "firing")
@@ -74,7 +74,7 @@ def test_board_shows_the_campaigns_and_marks_the_one_with_an_outage(
         # it refreshes by itself: the status line's time changes without a reload
         first = browser.find_element(By.ID, "status").text
         WebDriverWait(browser, 15).until(lambda b: b.find_element(By.ID, "status").text != first)
-        print(f"\nboard loaded and refreshed in {time.monotonic() - started:.1f}s")
+        measured(f"board loaded and refreshed in {time.monotonic() - started:.1f}s")
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(SCREENSHOT))
         assert SCREENSHOT.stat().st_size > 10_000
