@@ -86,7 +86,7 @@ class PipelineBacklog:
             admin, consumer = await self._start()
             committed: dict[TopicPartition, int] = {}
             for group, partitions in self.groups.items():
-                offsets = await admin.list_consumer_group_offsets(group, partitions)
+                offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
                 committed.update({tp: meta.offset for tp, meta in offsets.items()})
             every = [tp for partitions in self.groups.values() for tp in partitions]
             ends: dict[TopicPartition, int] = await consumer.end_offsets(every)
