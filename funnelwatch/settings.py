@@ -208,6 +208,13 @@ class Settings(BaseSettings):
         description="... and when the sink has not rewritten it for this long (a backlog "
         "or replay fills old minutes late).",
     )
+    alert_backlog_max_lag: int = Field(
+        100,
+        ge=0,
+        description="A partition of the pipeline lagging by at most this many records "
+        "(in flight between two commits) does not count as a backlog; beyond it, minutes "
+        "are judged only once the backlog has drained.",
+    )
     alert_warmup_hours: float = Field(
         72.0,
         ge=0,

@@ -8,6 +8,8 @@ Invariants:
   minutes are judged in order, each exactly once
   per process: the cursor (last judged minute) is saved in ClickHouse after the
   alerts of the step are written;
+- while the pipeline upstream of ClickHouse has a backlog, nothing newer than what
+  was certainly complete is judged (see "Backlogs" below);
 - a restarted worker rebuilds the detectors by replaying ``alert_warmup_hours`` of
   history before the cursor without alerting, restores the open alerts from the
   ``alerts`` table and reconciles the two (fires what no stored alert covers,
@@ -17,6 +19,26 @@ Invariants:
 - deeper transitions (lead→contacted, …) are judged on hourly cohorts once the
   stage's maturity has passed, so normal conversion lag never looks like a drop.
 All methods run in the ClickHouse thread (chDB allows one session per process).
+
+Backlogs. The watermark and settle rules read ClickHouse only, and ClickHouse cannot
+tell a minute that is complete from one whose leads are still in Kafka: while a
+backlog drains (a restart, a batch load), clicks reach the sink hops ahead of leads
+and partitions run apart, so both stages' newest minute is far ahead of minutes that
+still miss most of their leads, and a minute may stay unwritten for longer than any
+settle time while its leads wait in by-lead. That paged on-call with "0% vs baseline"
+stalls after every restart with a backlog. Kafka does know what is in flight, so each
+step is told whether the consumer groups of the whole pipeline were caught up (see
+:mod:`.backlog`: committed the end offsets of the previous check, group-wide). A
+watermark read at step t0 is used only after ``HOPS`` caught-up checks in a row
+followed it: a record that was anywhere in Kafka at t0 needs at most one check per
+hop (sources → by-click → by-lead → facts → ClickHouse) to land, so by then every
+event of those minutes that existed at t0 is in ClickHouse; later events are the
+late ones the grace is for. A backlog therefore delays judging until it has drained,
+then judges everything in order (no alert is lost, none is invented); on live
+traffic it costs ``HOPS`` steps of latency, and a total outage of a stage still
+fires: the lead watermark is global and the idle rule below still applies.
+Per-partition event-time watermarks from the facts would not do: a stalled campaign
+and a lagging partition look the same in ClickHouse.
 """
 
 from __future__ import annotations
@@ -43,6 +65,9 @@ HOUR = 3600
 #: cohorts replayed on start cover this many times the minute warm-up (deeper
 #: stages see one observation per hour, so their baselines need a longer past)
 COHORT_WARMUP_FACTOR = 4
+#: caught-up checks after which a watermark is certain: one per hop a record may
+#: still need (sources → by-click → by-lead → facts → ClickHouse)
+HOPS = 4
 #: minutes read per query (bounds memory when a long history is replayed)
 CHUNK = 6 * HOUR
 
@@ -75,12 +100,17 @@ class DetectorService:
         self.stage_idle_seconds = stage_idle_seconds
         self.settle = settle_seconds
         self.marks: dict[str, tuple[int, float]] = {}  # stage -> (watermark, when it moved)
+        self.chain: list[int] = []  # watermarks of the steps since the last backlog
+        self.certain: int | None = None  # newest watermark known to be complete
 
     # ---- the step ----------------------------------------------------------------
-    def step(self, client: ClickHouse) -> list[Alert]:
+    def step(self, client: ClickHouse, caught_up: bool | None = None) -> list[Alert]:
         """Judge the minutes closed since the last step; write their alerts and the
-        cursor; return the alert states to publish."""
-        watermark = self._watermark(client)
+        cursor; return the alert states to publish.
+
+        ``caught_up``: whether the pipeline had no backlog since the previous step
+        (None: no Kafka to ask — ClickHouse alone tells what is complete)."""
+        watermark = self._certain(self._watermark(client), caught_up)
         if self.cursor is None:
             alerts = self._start(client, watermark)
             if self.cursor is None:
@@ -88,6 +118,10 @@ class DetectorService:
         else:
             alerts = []
         assert self.cursor is not None
+        if watermark is None:  # a backlog: nothing is certainly complete yet
+            if alerts:
+                store.write_alerts(client, alerts)
+            return alerts
         closed = self._settled(client, watermark - watermark % 60 - self.grace)
         if closed > self.cursor:
             alerts += self._judge(client, self.cursor, closed, emit=True)
@@ -121,6 +155,21 @@ class DetectorService:
         ]
         return min(live, default=0)
 
+    def _certain(self, watermark: int, caught_up: bool | None) -> int | None:
+        """The newest watermark no backlog can still add events below (None: none yet)."""
+        if caught_up is None:
+            return watermark
+        if caught_up:
+            self.chain.append(watermark)
+        else:
+            if len(self.chain) > 1:  # was catching up: say once why judging pauses
+                log.info("pipeline backlog: detectors wait at %s", self.certain)
+            self.chain = [watermark]
+        if len(self.chain) > HOPS:
+            self.chain = self.chain[-HOPS - 1 :]
+            self.certain = max(self.certain or 0, self.chain[0])
+        return self.certain
+
     def _settled(self, client: ClickHouse, closed: int) -> int:
         """``closed``, or earlier: the last minute before the first one the sink wrote
         to less than ``settle_seconds`` ago (a backlog or replay still fills it)."""
@@ -130,7 +179,7 @@ class DetectorService:
         first = store.first_unsettled_minute(client, self.cursor, closed, recent)
         return closed if first is None else min(closed, first - 60)
 
-    def _start(self, client: ClickHouse, watermark: int) -> list[Alert]:
+    def _start(self, client: ClickHouse, watermark: int | None) -> list[Alert]:
         cursor = store.load_cursor(client)
         if cursor:
             self._warm_up(client, cursor)
@@ -150,6 +199,8 @@ class DetectorService:
             return []
         if self.fresh:
             self.cursor = first - 60
+            return []
+        if watermark is None:  # a backlog: where the history ends is not known yet
             return []
         closed = watermark - watermark % 60 - self.grace
         self._warm_up(client, closed)

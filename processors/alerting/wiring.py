@@ -6,7 +6,9 @@ the ``funnelwatch_alerts_active`` gauge and hands the alert states to the
 dispatcher. Only the leader runs detectors, so a group of workers alerts once. A
 step that fails (ClickHouse down) leaves the in-memory detectors in an unknown
 state: they are rebuilt from ClickHouse on the next step (warm-up from the cursor).
-On the first step the dispatcher reads what was already delivered and queues the
+Before each step the consumer groups' lag is read from Kafka (:mod:`.backlog`), so
+the service judges no minute a backlog may still add events to. On the first step
+the dispatcher reads what was already delivered and queues the
 recent alert states that were not (the outbox), so nothing is lost or sent twice
 across restarts.
 """
@@ -25,6 +27,7 @@ from funnelwatch.clickhouse import ClickHouse
 from .. import metrics
 from ..detectors import Alert, DetectorConfig
 from . import store
+from .backlog import PipelineBacklog
 from .delivery import Dispatcher, Target, now, webhook_targets
 from .service import DetectorService
 
@@ -55,6 +58,15 @@ class Alerting:
             pipeline.catalogue.alerts.name, key_serializer="raw", value_serializer="json"
         )
         self.service = self._new_service()
+        cat = pipeline.catalogue
+        self.backlog = PipelineBacklog(
+            s.kafka_bootstrap,
+            {
+                s.app_id: [*cat.sources, cat.by_click, cat.by_lead],
+                f"{s.app_id}-sink": [cat.facts],
+            },
+            s.alert_backlog_max_lag,
+        )
         self.dispatcher: Dispatcher | None = None
         self.session: aiohttp.ClientSession | None = None
         self.tasks: list[asyncio.Future[Any]] = []
@@ -112,6 +124,7 @@ class Alerting:
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
+        await self.backlog.close()
         if self.session is not None:
             await self.session.close()
 
@@ -123,7 +136,8 @@ class Alerting:
                 # the failed step may have written alerts it never handed over
                 await self._outbox(self.dispatcher)
             self.rebuilt = False
-            alerts = await self.in_db(self.service.step)
+            caught_up = await self.backlog.check()
+            alerts = await self.in_db(lambda c: self.service.step(c, caught_up))
         except Exception as exc:  # ClickHouse away: rebuild the detectors next time
             log.warning("detector step failed, rebuilding from ClickHouse: %s", exc)
             self.service = self._new_service()

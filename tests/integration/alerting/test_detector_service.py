@@ -12,7 +12,7 @@ import pytest
 
 from funnelwatch.clickhouse import ClickHouse
 from funnelwatch.processors.alerting import store
-from funnelwatch.processors.alerting.service import DetectorService
+from funnelwatch.processors.alerting.service import HOPS, DetectorService
 from funnelwatch.processors.detectors import DetectorConfig
 from funnelwatch.processors.sink import FactSink
 from funnelwatch.schemas.funnel import load_funnel
@@ -131,3 +131,26 @@ def test_minutes_the_sink_still_rewrites_wait_until_they_settle(client: ClickHou
     clock.now = time.time() + 21
     detectors.step(client)
     assert detectors.cursor == BASE + 117 * 60
+
+
+def test_a_backlog_holds_judging_until_the_pipeline_caught_up_for_every_hop(
+    client: ClickHouse,
+) -> None:
+    # a minute looks complete in ClickHouse, but Kafka still holds a backlog
+    write(client, 0, 400, leads_until=400)
+    clock = Clock()
+    detectors = service(clock)
+    assert detectors.step(client, caught_up=False) == []
+    assert detectors.cursor is None and store.load_cursor(client) == 0
+    for _ in range(HOPS - 1):
+        detectors.step(client, caught_up=True)
+        assert store.load_cursor(client) == 0
+    # caught up once per hop since the watermark was read: it is certain
+    detectors.step(client, caught_up=True)
+    assert store.load_cursor(client) == BASE + 397 * 60
+    # a new backlog: later minutes wait again
+    write(client, 400, 430, leads_until=430)
+    clock.now = time.time() + 60
+    detectors.step(client, caught_up=False)
+    detectors.step(client, caught_up=True)
+    assert store.load_cursor(client) == BASE + 397 * 60
