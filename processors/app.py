@@ -117,6 +117,7 @@ class Pipeline:
             settings.sink_batch_seconds,
         )
         agents.register(self)
+        faust_fixes.watch_stalls(app)
         lag.register(self)
 
         @app.task  # type: ignore[untyped-decorator]

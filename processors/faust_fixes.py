@@ -21,7 +21,13 @@ Invariants restored here:
 - when ``ProducerBuffer.flush`` returns, every message put into the buffer before the
   call has been acknowledged by Kafka (or flush raised);
 - an offset is delivered to the agents before any later offset of its partition is;
-  a jump is read again from the first missing offset, never skipped.
+  a jump is read again from the first missing offset, never skipped;
+- a stream partition with records waiting is never left unfetched: after a restart
+  Faust can also leave one partition out of its fetches for good (paused by its flow
+  control, or fetched up to the end and dropped). A watchdog (:func:`watch_stalls`)
+  finds a partition whose next offset has not moved for ``STALL_SECONDS`` while records
+  wait and the consumer is not rebalancing, makes it fetchable again and reads it from
+  its next offset (records handed over twice are replays the pipeline absorbs).
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ from faust.transport.producer import ProducerBuffer
 log = logging.getLogger(__name__)
 
 _UNACKED = "_funnelwatch_unacked"
+#: a partition that has records waiting and has not moved for this long is stuck
+STALL_SECONDS = 20.0
 #: a flush that cannot finish fails (so no offset is committed) instead of hanging
 FLUSH_TIMEOUT_SECONDS = 60.0
 _installed = False
@@ -169,3 +177,44 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
         raise
     finally:
         self.diag.unset_flag(CONSUMER_FETCHING)
+
+
+def watch_stalls(app: Any, interval: float = 5.0) -> None:
+    """Register the stuck-partition watchdog on a Faust app (see the module docstring)."""
+    progress: dict[Any, tuple[int, float]] = {}  # partition -> (next offset, since when)
+
+    @app.timer(interval)  # type: ignore[untyped-decorator]
+    async def unstick_partitions() -> None:
+        consumer = app.consumer
+        now = asyncio.get_running_loop().time()
+        if app.rebalancing or app.in_recovery or not consumer.flow_active:
+            progress.clear()  # a rebalance moves positions itself
+            return
+        nxt = _next_offsets(consumer)
+        streams = [tp for tp in consumer.assignment() if not consumer._is_changelog_tp(tp)]
+        # end offsets from the broker: a partition never fetched has no highwater locally
+        ends = await consumer.highwaters(*streams) if streams else {}
+        for tp in streams:
+            expected = nxt.get(tp)
+            end = ends.get(tp)
+            if expected is None or not end or end <= expected:
+                progress.pop(tp, None)
+                continue
+            since = progress.get(tp)
+            if since is None or since[0] != expected:
+                progress[tp] = (expected, now)
+                continue
+            if now - since[1] < STALL_SECONDS:
+                continue
+            log.warning(
+                "%s:%s stuck at offset %s for %.0fs with %d records waiting "
+                "(paused %s, buffered %s, active %s): fetching it again",
+                tp.topic, tp.partition, expected, now - since[1], end - expected,
+                tp in consumer._paused_partitions, tp in consumer._buffered_partitions,
+                tp in consumer._get_active_partitions(),
+            )  # fmt: skip
+            consumer._paused_partitions.discard(tp)
+            consumer._buffered_partitions.discard(tp)
+            consumer._get_active_partitions().add(tp)
+            await consumer.seek(tp, expected)
+            progress[tp] = (expected, now)

@@ -136,3 +136,61 @@ def test_records_fetched_again_after_a_seek_back_are_handed_over_once() -> None:
     asyncio.run(faust_fixes._drain_messages(consumer, fetcher))
     assert consumer.seeks == []
     assert consumer.delivered == [10, 11, 12]
+
+
+class _WatchedConsumer(_FakeConsumer):
+    flow_active = True
+
+    def __init__(self, end: int, start: int) -> None:
+        super().__init__([], start)
+        self.end = end
+        self._paused_partitions = {PARTITION}
+        self._buffered_partitions: set[TP] = set()
+        self._active: set[TP] = set()
+
+    def assignment(self) -> set[TP]:
+        return {PARTITION}
+
+    def _get_active_partitions(self) -> set[TP]:
+        return self._active
+
+    async def highwaters(self, *tps: TP) -> dict[TP, int]:
+        return {tp: self.end for tp in tps}
+
+
+class _WatchedApp:
+    rebalancing = False
+    in_recovery = False
+
+    def __init__(self, consumer: _WatchedConsumer) -> None:
+        self.consumer = consumer
+        self.timers: list[Any] = []
+
+    def timer(self, interval: float) -> Any:
+        return self.timers.append
+
+
+async def _tick_twice(app: _WatchedApp) -> None:
+    for _ in range(2):
+        await app.timers[0]()
+
+
+def test_a_partition_left_paused_with_records_waiting_is_fetched_again(
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
+    consumer = _WatchedConsumer(end=50, start=10)
+    app = _WatchedApp(consumer)
+    faust_fixes.watch_stalls(app)
+    asyncio.run(_tick_twice(app))
+    assert consumer.seeks == [(PARTITION, 10)]
+    assert PARTITION in consumer._active and not consumer._paused_partitions
+
+
+def test_a_partition_at_its_end_is_left_alone(monkeypatch: Any) -> None:
+    monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
+    consumer = _WatchedConsumer(end=10, start=10)
+    app = _WatchedApp(consumer)
+    faust_fixes.watch_stalls(app)
+    asyncio.run(_tick_twice(app))
+    assert consumer.seeks == []
