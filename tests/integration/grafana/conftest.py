@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from funnelwatch.clickhouse import ClickHouse
+from funnelwatch.processors.alerting.store import ALERT_COLUMNS
 from funnelwatch.streams.simulator.incidents import form_broken
 from tests.support.clickhouse import fresh_database
 from tests.support.simulated_kpis import Simulation, load
@@ -23,12 +24,6 @@ OUTAGE_CAMPAIGN, OUTAGE_MINUTE = "cmp-search-brand", 200
 SIMULATION = Simulation(
     start=START, minutes=240, incidents=(form_broken(OUTAGE_CAMPAIGN, OUTAGE_MINUTE),)
 )
-
-ALERT_COLUMNS = (
-    "alert_id", "kind", "status", "campaign_id", "metric", "from_stage", "to_stage",
-    "segments", "started_at", "fired_at", "resolved_at", "baseline", "current",
-    "leads_lost", "summary", "version",
-)  # fmt: skip
 
 
 def _at(minute: int) -> datetime:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from funnelwatch.clickhouse import ClickHouse, connect
+from funnelwatch.processors.alerting.store import ALERT_COLUMNS
 from tests.support.pipeline import PipelineEnv, stop
 
 CAMPAIGNS = ("cmp-search-brand", "cmp-search-generic", "cmp-social-prospecting")
@@ -68,24 +69,7 @@ class Stack:
         try:
             client.insert(
                 "alerts",
-                (
-                    "alert_id",
-                    "kind",
-                    "status",
-                    "campaign_id",
-                    "metric",
-                    "from_stage",
-                    "to_stage",
-                    "segments",
-                    "started_at",
-                    "fired_at",
-                    "resolved_at",
-                    "baseline",
-                    "current",
-                    "leads_lost",
-                    "summary",
-                    "version",
-                ),
+                ALERT_COLUMNS,
                 [
                     (
                         alert_id,

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from funnelwatch.clickhouse import ClickHouse, connect
+from funnelwatch.processors.alerting.store import ALERT_COLUMNS
 from funnelwatch.processors.bid_advisor import BidAdvisor
 from funnelwatch.processors.web import queries
 from funnelwatch.schemas.funnel import load_funnel
@@ -135,26 +136,6 @@ def alert(alert_id: str, campaign: str, kind: str, status: str, version: int) ->
         "drop",
         version,
     )
-
-
-ALERT_COLUMNS = (
-    "alert_id",
-    "kind",
-    "status",
-    "campaign_id",
-    "metric",
-    "from_stage",
-    "to_stage",
-    "segments",
-    "started_at",
-    "fired_at",
-    "resolved_at",
-    "baseline",
-    "current",
-    "leads_lost",
-    "summary",
-    "version",
-)
 
 
 def test_open_alerts_are_those_whose_newest_state_fires(client: ClickHouse) -> None:
