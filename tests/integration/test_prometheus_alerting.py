@@ -161,11 +161,12 @@ def test_worker_is_scraped_and_a_funnel_alert_reaches_the_webhook_once_per_campa
         )
         assert any(s["metric"]["topic"] == f"{env.name}.ad-clicks" for s in lag)
         assert any(s["metric"]["topic"] == f"{env.name}.facts" for s in lag)
+        # about 5% malformed sent; the first evaluations may see only part of the rates
         ratio = wait_for(
-            lambda: prometheus.query("funnelwatch:dead_letter_ratio:rate5m > 0"),
+            lambda: prometheus.query("funnelwatch:dead_letter_ratio:rate5m > 0.01"),
             "the dead-letter ratio recording rule",
         )
-        assert 0.01 < float(ratio[0]["value"][1]) < 0.2  # about 5% malformed sent
+        assert float(ratio[0]["value"][1]) < 0.2
         wait_for(
             lambda: prometheus.query(
                 f'sum(funnelwatch_consumer_lag{{instance="{worker_target}"}}) == 0'

@@ -25,7 +25,7 @@ def test_demo_board_marks_the_campaign_whose_form_broke(
         COLUMNS="200",
     )
     done = subprocess.run(
-        [sys.executable, "-m", "funnelwatch.cli", "demo", "--duration", "45",
+        [sys.executable, "-m", "funnelwatch.cli", "demo", "--duration", "60",
          "--incident", "form_broken:cmp-search-brand:10"],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
