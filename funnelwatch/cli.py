@@ -31,7 +31,11 @@ def db_migrate() -> None:
 
     settings = current_settings()
     _echo(f"migrating {settings.clickhouse_url_redacted}")
-    applied = migrate(connect(settings.effective_clickhouse_url), _echo)
+    client = connect(settings.effective_clickhouse_url)
+    try:
+        applied = migrate(client, _echo)
+    finally:
+        client.close()
     _echo(f"{len(applied)} migration(s) applied" if applied else "already up to date")
 
 

@@ -48,6 +48,12 @@ class FunnelWorker(faust.Worker):
             raise
         await super().on_first_start()
 
+    def stop_and_shutdown(self) -> None:
+        try:
+            super().stop_and_shutdown()
+        finally:
+            self.app.pipeline.close()  # type: ignore[attr-defined]
+
 
 class Pipeline:
     """Everything the worker needs, built once from settings."""
@@ -147,6 +153,15 @@ class Pipeline:
         # The sink thread owns the connection (chDB allows one session per process).
         self.sink_executor.submit(lambda: migrate(self.sink.client, log.info)).result()
         log.info("ClickHouse ready at %s", s.clickhouse_url_redacted)
+
+    def close(self) -> None:
+        """Close ClickHouse from the sink's thread, once the worker has stopped.
+
+        chDB must be closed explicitly: left to interpreter exit, its engine shuts down
+        after its session's thread is gone and the process dies by SIGSEGV.
+        """
+        self.sink_executor.submit(self.sink.close).result()
+        self.sink_executor.shutdown()
 
 
 def create_pipeline(settings: Settings | None = None) -> Pipeline:

@@ -80,6 +80,11 @@ class FactSink:
             self._client = self._connect()
         return self._client
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     def flush(self, facts: Sequence[Fact]) -> None:
         """Write one batch; returns only when all of it is durable in ClickHouse."""
         if not facts:
