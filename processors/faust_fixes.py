@@ -180,22 +180,29 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
 
 
 def watch_stalls(app: Any, interval: float = 5.0) -> None:
-    """Register the stuck-partition watchdog on a Faust app (see the module docstring)."""
+    """Register the stuck-partition watchdog on a Faust app (see the module docstring).
+
+    It judges by what it sees (a partition's next offset and the broker's end offset
+    within one consumer generation), not by Faust's ``rebalancing`` flag: Faust leaves
+    that flag set when a recovery ends on a stale generation, and a watchdog gated on it
+    stayed silent through a stall. It never acts while tables recover or flow is stopped
+    (a partition paused then is paused on purpose) and says so when that lasts.
+    """
     progress: dict[Any, tuple[int, float]] = {}  # partition -> (next offset, since when)
+    seen: dict[str, Any] = {"generation": None, "reported": float("-inf")}
 
     @app.timer(interval)  # type: ignore[untyped-decorator]
     async def unstick_partitions() -> None:
         consumer = app.consumer
         now = asyncio.get_running_loop().time()
-        if app.rebalancing or app.in_recovery or not consumer.flow_active:
-            progress.clear()  # a rebalance moves positions itself
-            return
-        nxt = _next_offsets(consumer)
+        if app.consumer_generation_id != seen["generation"]:
+            progress.clear()  # a new generation seeks every partition itself
+            seen["generation"] = app.consumer_generation_id
         streams = [tp for tp in consumer.assignment() if not consumer._is_changelog_tp(tp)]
         # end offsets from the broker: a partition never fetched has no highwater locally
         ends = await consumer.highwaters(*streams) if streams else {}
         for tp in streams:
-            expected = nxt.get(tp)
+            expected = _resume_offset(consumer, tp)
             end = ends.get(tp)
             if expected is None or not end or end <= expected:
                 progress.pop(tp, None)
@@ -206,15 +213,34 @@ def watch_stalls(app: Any, interval: float = 5.0) -> None:
                 continue
             if now - since[1] < STALL_SECONDS:
                 continue
+            held = "tables in recovery" if app.in_recovery else None
+            held = held or (None if consumer.flow_active else "flow stopped")
+            if held:
+                if now - seen["reported"] >= 60:
+                    seen["reported"] = now
+                    log.warning("%s:%s at offset %s for %.0fs with %d records waiting; "
+                                "left alone: %s", tp.topic, tp.partition, expected,
+                                now - since[1], end - expected, held)  # fmt: skip
+                continue
             log.warning(
                 "%s:%s stuck at offset %s for %.0fs with %d records waiting "
-                "(paused %s, buffered %s, active %s): fetching it again",
+                "(paused %s, buffered %s, active %s, rebalancing flag %s): fetching it again",
                 tp.topic, tp.partition, expected, now - since[1], end - expected,
                 tp in consumer._paused_partitions, tp in consumer._buffered_partitions,
-                tp in consumer._get_active_partitions(),
+                tp in consumer._get_active_partitions(), app.rebalancing,
             )  # fmt: skip
             consumer._paused_partitions.discard(tp)
             consumer._buffered_partitions.discard(tp)
             consumer._get_active_partitions().add(tp)
             await consumer.seek(tp, expected)
             progress[tp] = (expected, now)
+
+
+def _resume_offset(consumer: Any, tp: Any) -> int | None:
+    """Where ``tp`` resumes: the next offset handed to the agents, else its committed one."""
+    expected = _next_offsets(consumer).get(tp)
+    if expected is None:
+        # nothing handed over since the assignment: the committed offset is where it starts
+        committed = consumer._committed_offset.get(tp)
+        expected = committed if committed is not None and committed >= 0 else None
+    return expected

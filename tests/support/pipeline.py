@@ -123,7 +123,8 @@ class PipelineEnv:
             time.sleep(1)
         raise AssertionError(
             f"pipeline did not drain in {timeout}s: lag {self.lag()}; "
-            f"lagging partitions {self.lagging_partitions()}; {self.tail()}"
+            f"lagging partitions {self.lagging_partitions()}; "
+            f"worker's partition warnings {self.partition_warnings()}; {self.tail()}"
         )
 
     def lagging_partitions(self) -> list[str]:
@@ -150,6 +151,16 @@ class PipelineEnv:
             if line.startswith(name + " ") or line.startswith(name + "{"):
                 return float(line.rsplit(" ", 1)[1])
         return None
+
+    #: worker log lines that tell how partitions were repositioned (for failure reports)
+    PARTITION_WARNINGS = ("stuck at offset", "left alone", "never processed", "rebalancing again")
+
+    def partition_warnings(self) -> list[str]:
+        path = self.home / "worker.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return [
+            line for line in text.splitlines() if any(w in line for w in self.PARTITION_WARNINGS)
+        ][-30:]
 
     def tail(self, lines: int = 40) -> str:
         path = self.home / "worker.log"

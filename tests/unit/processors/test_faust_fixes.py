@@ -147,6 +147,7 @@ class _WatchedConsumer(_FakeConsumer):
         self._paused_partitions = {PARTITION}
         self._buffered_partitions: set[TP] = set()
         self._active: set[TP] = set()
+        self._committed_offset: dict[TP, int] = {}
 
     def assignment(self) -> set[TP]:
         return {PARTITION}
@@ -161,6 +162,7 @@ class _WatchedConsumer(_FakeConsumer):
 class _WatchedApp:
     rebalancing = False
     in_recovery = False
+    consumer_generation_id = 1
 
     def __init__(self, consumer: _WatchedConsumer) -> None:
         self.consumer = consumer
@@ -193,4 +195,52 @@ def test_a_partition_at_its_end_is_left_alone(monkeypatch: Any) -> None:
     app = _WatchedApp(consumer)
     faust_fixes.watch_stalls(app)
     asyncio.run(_tick_twice(app))
+    assert consumer.seeks == []
+
+
+def test_a_partition_stuck_before_its_first_record_resumes_from_its_committed_offset(
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
+    consumer = _WatchedConsumer(end=50, start=10)
+    faust_fixes._next_offsets(consumer).clear()  # nothing handed over since the assignment
+    consumer._committed_offset[PARTITION] = 7
+    app = _WatchedApp(consumer)
+    faust_fixes.watch_stalls(app)
+    asyncio.run(_tick_twice(app))
+    assert consumer.seeks == [(PARTITION, 7)]
+
+
+def test_a_rebalancing_flag_left_set_does_not_silence_the_watchdog(monkeypatch: Any) -> None:
+    monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
+    consumer = _WatchedConsumer(end=50, start=10)
+    app = _WatchedApp(consumer)
+    app.rebalancing = True  # Faust leaves it set after a recovery on a stale generation
+    faust_fixes.watch_stalls(app)
+    asyncio.run(_tick_twice(app))
+    assert consumer.seeks == [(PARTITION, 10)]
+
+
+def test_a_partition_paused_while_tables_recover_is_left_alone(monkeypatch: Any) -> None:
+    monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
+    consumer = _WatchedConsumer(end=50, start=10)
+    app = _WatchedApp(consumer)
+    app.in_recovery = True
+    faust_fixes.watch_stalls(app)
+    asyncio.run(_tick_twice(app))
+    assert consumer.seeks == [] and consumer._paused_partitions == {PARTITION}
+
+
+def test_a_new_consumer_generation_restarts_the_stall_clock(monkeypatch: Any) -> None:
+    monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
+    consumer = _WatchedConsumer(end=50, start=10)
+    app = _WatchedApp(consumer)
+    faust_fixes.watch_stalls(app)
+
+    async def tick_across_a_rebalance() -> None:
+        await app.timers[0]()
+        app.consumer_generation_id += 1
+        await app.timers[0]()
+
+    asyncio.run(tick_across_a_rebalance())
     assert consumer.seeks == []
