@@ -9,7 +9,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 PYTEST_ARGS ?=
-DEBIAN_PACKAGES := openjdk-17-jre-headless maven clickhouse-server prometheus prometheus-alertmanager chromium chromium-driver
+# command=package pairs: a package is installed when its command is missing. The demo
+# needs Java and Maven (Kafka); the tests also need the servers and the browser.
+DEMO_PACKAGES := java=openjdk-17-jre-headless mvn=maven
+TEST_PACKAGES := $(DEMO_PACKAGES) clickhouse-server=clickhouse-server \
+	prometheus=prometheus prometheus-alertmanager=prometheus-alertmanager \
+	chromium=chromium chromedriver=chromium-driver
 
 .PHONY: demo test lint typecheck check system-deps python-deps kafka-jars clean bench-detect
 
@@ -21,15 +26,12 @@ $(BIN)/.installed: pyproject.toml
 
 python-deps: $(BIN)/.installed
 
+# Installs the Debian packages of $(PACKAGES) whose command is missing (apt-get, as root).
 system-deps:
 	@missing=""; \
-	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
-	command -v mvn >/dev/null || missing="$$missing maven"; \
-	command -v clickhouse-server >/dev/null || test -x /usr/sbin/clickhouse-server -o -x /usr/bin/clickhouse || missing="$$missing clickhouse-server"; \
-	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
-	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
-	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	for pair in $(PACKAGES); do \
+	  command -v "$${pair%%=*}" >/dev/null || test -x "/usr/sbin/$${pair%%=*}" || missing="$$missing $${pair#*=}"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  norc=""; \
@@ -42,17 +44,19 @@ system-deps:
 	  exit $$rc; \
 	fi
 
-kafka-jars: python-deps system-deps
+kafka-jars: python-deps
+	$(MAKE) --no-print-directory system-deps PACKAGES="$(DEMO_PACKAGES)"
 	$(BIN)/python -m funnelwatch.localstack.kafka install
 
-demo: python-deps system-deps kafka-jars
+demo: python-deps kafka-jars
 	$(BIN)/funnelwatch demo $(ARGS)
 
 # Two pytest workers, a test module each at a time: the end-to-end module (the longest)
 # runs on one while the other takes the rest. Each worker starts its own Kafka and
 # ClickHouse server. TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
-test: python-deps system-deps kafka-jars
+test: python-deps kafka-jars
+	$(MAKE) --no-print-directory system-deps PACKAGES="$(TEST_PACKAGES)"
 	$(BIN)/python -m pytest -ra -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 lint: python-deps
