@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from funnelwatch.settings import Settings
 
@@ -27,40 +28,35 @@ from .planning import live_start, plan_minutes
 from .records import SentRecord
 
 DEFAULT_BATCH_MINUTES = 24 * 60
+T = TypeVar("T", int, float)
 
 
 class SimulateUsageError(ValueError):
     """A flag combination that cannot run; reported like an argparse error."""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+def _number(
+    convert: Callable[[str], T], kind: str, ok: Callable[[T], bool], rule: str
+) -> Callable[[str], T]:
+    """An argparse type: ``convert`` the flag's text, then check it against ``ok``."""
+
+    def parse(text: str) -> T:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{text!r} {rule}")
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a fraction in [0, 1), e.g. 0.01")
-    return value
+_positive_int = _number(int, "an integer", lambda v: v >= 1, "must be at least 1")
+_positive_float = _number(float, "a number", lambda v: v > 0, "must be positive")
+_rate = _number(
+    float, "a number", lambda v: 0.0 <= v < 1.0, "must be a fraction in [0, 1), e.g. 0.01"
+)
 
 
 def _duration(text: str) -> int:
