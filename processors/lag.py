@@ -3,9 +3,10 @@
 Lag is the log end offset (high watermark) minus the group's committed offset: the
 records already in Kafka whose effects are not yet durable. Two consumers feed it:
 
-- the Faust consumer of the agents: high watermark from its fetcher, committed offset
-  from Faust's monitor (``app.monitor.tp_committed_offsets``, updated on every commit),
-  else the fetch position (equal to the committed offset right after an assignment);
+- the Faust consumer of the agents: high watermark from its fetcher (from the broker
+  for a partition not fetched yet), committed offset from Faust's monitor
+  (``app.monitor.tp_committed_offsets``, updated on every commit), else the fetch
+  position (equal to the committed offset right after an assignment);
 - the sink's own aiokafka consumer (``SinkConsumer.offsets``).
 
 Invariant: a worker reports only partitions assigned to it right now; series of
@@ -71,13 +72,19 @@ async def faust_lags(app: Any, excluded: Iterable[str]) -> dict[Partition, int |
     skip = set(excluded)
     committed: Mapping[Any, int] = app.monitor.tp_committed_offsets or {}
     lags: dict[Partition, int | None] = {}
-    for tp in consumer.assignment():
-        if is_changelog(tp.topic, skip):
-            continue
+    streams = [tp for tp in consumer.assignment() if not is_changelog(tp.topic, skip)]
+    # A partition this consumer never fetched has no local high watermark; it is the one
+    # most worth seeing (a stalled partition), so ask the broker for its end offset.
+    unfetched = [tp for tp in streams if consumer.highwater(tp) is None]
+    broker_ends = await consumer.highwaters(*unfetched) if unfetched else {}
+    for tp in streams:
         offset = committed.get(tp)
         if offset is None:
             offset = await consumer.position(tp)
-        lags[(tp.topic, tp.partition)] = partition_lag(consumer.highwater(tp), offset)
+        highwater = consumer.highwater(tp)
+        if highwater is None:
+            highwater = broker_ends.get(tp)
+        lags[(tp.topic, tp.partition)] = partition_lag(highwater, offset)
     return lags
 
 

@@ -82,6 +82,10 @@ class PipelineEnv:
 
     def lag(self) -> int:
         """Records not yet committed by the worker's consumer group, over all its inputs."""
+        return sum(self.lag_by_partition().values())
+
+    def lag_by_partition(self) -> dict[str, int]:
+        """Kafka's view: per input partition, end offset minus the group's committed one."""
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
         try:
@@ -96,13 +100,33 @@ class PipelineEnv:
                 TopicPartition(t, p) for t in self.consumed_topics() for p in range(self.partitions)
             ]
             ends = consumer.end_offsets(tps)
-            return sum(
-                end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
+            return {
+                f"{tp.topic}:{tp.partition}": end
+                - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
                 for tp, end in ends.items()
-            )
+            }
         finally:
             admin.close()
             consumer.close()
+
+    def group_assignment(self) -> dict[str, list[str]]:
+        """Kafka's view of the worker's group: member id -> partitions assigned to it."""
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
+        try:
+            group = admin.describe_groups([self.name])[self.name]
+            return {
+                member["member_id"]: sorted(
+                    f"{a['topic']}:{p}"
+                    for a in member["member_assignment"]["assigned_partitions"]
+                    if not a["topic"].endswith("-changelog")
+                    for p in a["partitions"]
+                )
+                for member in group["members"]
+            }
+        except (KafkaError, KeyError, TypeError) as exc:
+            return {"error": [repr(exc)]}
+        finally:
+            admin.close()
 
     #: how long the lag must stay zero before the pipeline counts as drained
     DRAIN_CONFIRM_SECONDS = 3.0
@@ -121,9 +145,11 @@ class PipelineEnv:
             else:
                 zero_since = None
             time.sleep(1)
+        lagging = {tp: n for tp, n in self.lag_by_partition().items() if n}
         raise AssertionError(
-            f"pipeline did not drain in {timeout}s: lag {self.lag()}; "
-            f"lagging partitions {self.lagging_partitions()}; "
+            f"pipeline did not drain in {timeout}s: lag by partition {lagging}; "
+            f"group assignment {self.group_assignment()}; "
+            f"lag the worker reports {self.lagging_partitions()}; "
             f"worker's partition warnings {self.partition_warnings()}; {self.tail()}"
         )
 

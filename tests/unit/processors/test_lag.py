@@ -41,15 +41,24 @@ def test_reporter_removes_the_series_of_partitions_no_longer_assigned() -> None:
 
 
 class FakeConsumer:
-    def __init__(self, highwaters: dict[Any, int], positions: dict[Any, int]) -> None:
+    def __init__(
+        self,
+        highwaters: dict[Any, int | None],
+        positions: dict[Any, int],
+        broker_ends: dict[Any, int] | None = None,
+    ) -> None:
         self._highwaters = highwaters
         self._positions = positions
+        self._broker_ends = broker_ends or {}
 
     def assignment(self) -> set[Any]:
         return set(self._highwaters)
 
-    def highwater(self, tp: Any) -> int:
+    def highwater(self, tp: Any) -> int | None:
         return self._highwaters[tp]
+
+    async def highwaters(self, *tps: Any) -> dict[Any, int]:
+        return {tp: self._broker_ends[tp] for tp in tps}
 
     async def position(self, tp: Any) -> int:
         return self._positions[tp]
@@ -73,3 +82,10 @@ def test_faust_lag_uses_committed_offsets_then_positions_and_skips_changelogs() 
     )
     lags = asyncio.run(faust_lags(app, excluded=["fw-__assignor-__leader"]))
     assert lags == {("fw.ad-clicks", 0): 100, ("fw.ad-clicks", 1): 10}
+
+
+def test_a_partition_never_fetched_reports_its_lag_from_the_broker_end_offset() -> None:
+    stuck = TP("fw.ad-clicks", 0)
+    app = FakeApp(FakeConsumer({stuck: None}, {stuck: 1200}, broker_ends={stuck: 22_000}), {})
+    lags = asyncio.run(faust_lags(app, excluded=[]))
+    assert lags == {("fw.ad-clicks", 0): 20_800}
