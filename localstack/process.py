@@ -29,7 +29,34 @@ def log_tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-class ServerProcess:
+class ServerContext:
+    """``with server:`` runs the block with the server ready for clients, then stops it.
+
+    A mixin, so that a server which does not fit :class:`ServerProcess` (Kafka, stopped
+    through its pidfile from any process) shares this protocol too.
+    """
+
+    def _start_ready(self) -> None:
+        """Start and wait until clients are served; a failure leaves no process behind."""
+        raise NotImplementedError
+
+    def stop(self, timeout: float = 30.0) -> object:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._start_ready()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ServerProcess(ServerContext):
     """State under ``home`` (a temporary one, removed on stop, when none is given)."""
 
     #: What a failed start raises; subclasses name their own error.
@@ -122,14 +149,5 @@ class ServerProcess:
                 proc.wait()
             wait_closed("127.0.0.1", self.main_port, timeout=5.0)
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _start_ready(self) -> None:
+        self.start()  # waits for the server and cleans up a failed start itself
