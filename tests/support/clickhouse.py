@@ -58,6 +58,16 @@ def make_fact(minute: int, stage: str, event_id: str, campaign_id: str, **fields
     return Fact(**values)  # type: ignore[typeddict-item]
 
 
+#: A whole minute (epoch seconds): the minute ``fact`` counts its minutes from.
+BASE = 1_795_910_400
+
+
+def fact(i: int, stage: str, minute: int, campaign: str = "A", version: int = 1, **kw: Any) -> Fact:
+    """Fact number ``i`` (event ``e<i>``, source offset ``i``), ``minute`` minutes after BASE."""
+    t = BASE + minute * 60
+    return make_fact(t, stage, f"e{i}", campaign, version=version, source_offset=i, **kw)
+
+
 def click_lead_alert_row(
     alert_id: str,
     campaign: str,
