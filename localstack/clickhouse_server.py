@@ -151,13 +151,6 @@ def server_command() -> list[str] | None:
     return None
 
 
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 class LocalClickHouseServer(ServerProcess):
     """One ClickHouse server process on free loopback ports, its state under ``home``.
 
@@ -165,6 +158,8 @@ class LocalClickHouseServer(ServerProcess):
     ``FUNNELWATCH_LOCAL_CLICKHOUSE_PASSWORD`` variable, else a random token), both
     allowed from 127.0.0.1 only.
     """
+
+    start_error = LocalClickHouseError
 
     def __init__(self, home: Path | None = None, *, password: str | None = None) -> None:
         super().__init__(home, "funnelwatch-ch-")
@@ -176,6 +171,14 @@ class LocalClickHouseServer(ServerProcess):
     @property
     def main_port(self) -> int:
         return self.tcp_port
+
+    @property
+    def name(self) -> str:
+        return PACKAGE
+
+    @property
+    def start_log(self) -> Path:
+        return self.error_log
 
     @property
     def url(self) -> str:
@@ -217,30 +220,11 @@ class LocalClickHouseServer(ServerProcess):
         sha = hashlib.sha256(self.password.encode()).hexdigest()
         (self.home / "users.xml").write_text(USERS_XML.format(password_sha256=sha))
         self._launch([*command, f"--config-file={config}"], self.home / "log" / "stdout.log")
-        try:
-            self._wait_ready(started + timeout)
-        except BaseException:  # Ctrl-C too; the home stays, for its logs
-            self._terminate(timeout=10.0)
-            raise
-        return time.monotonic() - started
+        return self._await_ready(started, timeout)
 
-    def _wait_ready(self, deadline: float) -> None:
-        assert self._proc is not None
-        while True:
-            if self._proc.poll() is not None:
-                raise LocalClickHouseError(
-                    f"clickhouse-server exited (code {self._proc.returncode}) while starting; "
-                    f"{self.error_log} ends with:\n{_tail(self.error_log)}"
-                )
-            # Probe TCP first: the driver logs a traceback for every refused connection.
-            if is_listening("127.0.0.1", self.tcp_port, timeout=0.2) and self._query_version():
-                return
-            if time.monotonic() > deadline:
-                raise LocalClickHouseError(
-                    f"clickhouse-server not ready in time; {self.error_log} ends with:\n"
-                    f"{_tail(self.error_log)}"
-                )
-            time.sleep(0.1)
+    def _answers(self) -> bool:
+        # Probe TCP first: the driver logs a traceback for every refused connection.
+        return is_listening("127.0.0.1", self.tcp_port, timeout=0.2) and self._query_version()
 
     def _query_version(self) -> bool:
         from clickhouse_driver import Client

@@ -22,9 +22,9 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 from .ports import free_port, is_listening, wait_closed
+from .process import ServerContext
 
 KAFKA_VERSION = "4.1.1"
 BROKER_MAIN = "kafka.Kafka"
@@ -141,7 +141,7 @@ def _alive(pid: int) -> bool:
         return True
 
 
-class LocalKafka:
+class LocalKafka(ServerContext):
     """One KRaft broker+controller on 127.0.0.1, its state under ``home``."""
 
     def __init__(
@@ -400,22 +400,13 @@ class LocalKafka:
         state = "ready" if is_reachable(self.bootstrap) else "not answering"
         return f"running, pid {pid}, {self.bootstrap} {state} (home {self.home})"
 
-    def __enter__(self) -> LocalKafka:
+    def _start_ready(self) -> None:
         self.start()
         try:
             self.wait_ready()
         except BaseException:  # Ctrl-C too: __exit__ will not run, so no JVM may stay behind
             self.stop()
             raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _default_home() -> Path:

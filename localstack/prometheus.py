@@ -49,13 +49,6 @@ class LocalMonitoringError(RuntimeError):
     """A local Prometheus or Alertmanager could not be installed, started or reached."""
 
 
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 def http_json(url: str, body: Any = None, timeout: float = 5.0) -> Any:
     """GET (or POST ``body`` as JSON to) ``url`` and decode the JSON answer."""
     data = None if body is None else json.dumps(body).encode()
@@ -95,6 +88,7 @@ class _LocalDaemon(ServerProcess):
     #: Debian package and binary name; subclasses set them.
     package = ""
     binary = ""
+    start_error = LocalMonitoringError
 
     def __init__(self, home: Path | None) -> None:
         super().__init__(home, f"funnelwatch-{self.binary}-")
@@ -105,12 +99,20 @@ class _LocalDaemon(ServerProcess):
         return self.port
 
     @property
+    def name(self) -> str:
+        return self.binary
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     @property
     def log_file(self) -> Path:
         return self.home / f"{self.binary}.log"
+
+    @property
+    def start_log(self) -> Path:
+        return self.log_file
 
     @property
     def pid_file(self) -> Path:
@@ -149,33 +151,14 @@ class _LocalDaemon(ServerProcess):
         args = self._write_config()
         proc = self._launch([binary, *args], self.log_file)
         self.pid_file.write_text(f"{proc.pid}\n")
-        try:
-            self._wait_ready(started + timeout)
-        except BaseException:  # Ctrl-C too; the home stays, for its log
-            self._terminate(timeout=10.0)
-            raise
-        return time.monotonic() - started
+        return self._await_ready(started, timeout)
 
-    def _wait_ready(self, deadline: float) -> None:
-        assert self._proc is not None
-        while True:
-            if self._proc.poll() is not None:
-                raise LocalMonitoringError(
-                    f"{self.binary} exited (code {self._proc.returncode}) while starting; "
-                    f"{self.log_file} ends with:\n{_tail(self.log_file)}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise LocalMonitoringError(
-                    f"{self.binary} not ready in time; {self.log_file} ends with:\n"
-                    f"{_tail(self.log_file)}"
-                )
-            time.sleep(0.1)
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
 
     def _terminate(self, timeout: float) -> None:
         super()._terminate(timeout)

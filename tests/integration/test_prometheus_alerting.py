@@ -12,11 +12,14 @@ shipped worker-down rule (its real ``for: 1m``) and the inhibition of funnel ale
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,6 +52,64 @@ def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 30.0) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(0.25)
+
+
+@dataclass
+class ScrapedWorker:
+    """A worker and a test-controlled detector endpoint, both scraped by Prometheus."""
+
+    env: PipelineEnv
+    worker: subprocess.Popen[bytes]
+    #: ``funnelwatch_alerts_active`` as the test sets it
+    active: Gauge
+    prometheus: LocalPrometheus
+    worker_target: str
+    detector_target: str
+
+
+@contextlib.contextmanager
+def scraped_worker(
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    alertmanager: LocalAlertmanager,
+    prefix: str,
+    partitions: int,
+) -> Iterator[ScrapedWorker]:
+    """A context manager, not a fixture: a test can time the set-up and tear-down too."""
+    env = PipelineEnv(
+        kafka_bootstrap,
+        f"chdb://{tmp_path / 'chdb'}",
+        tmp_path / "worker",
+        name=f"{prefix}-{int(time.time() * 1000)}",
+        partitions=partitions,
+    )
+    env.home.mkdir()
+    worker = env.start_worker()
+    # The detectors' contract, served by the test: one series per open incident.
+    registry = CollectorRegistry()
+    active = Gauge(
+        "funnelwatch_alerts_active",
+        "1 while a detector alert is firing",
+        ["kind", "campaign_id", "from_stage", "to_stage"],
+        registry=registry,
+    )
+    detector_port = free_port()
+    detector_server, _ = start_http_server(detector_port, addr="127.0.0.1", registry=registry)
+    worker_target = f"127.0.0.1:{env.web_port}"
+    detector_target = f"127.0.0.1:{detector_port}"
+    prometheus = LocalPrometheus(
+        [worker_target, detector_target],
+        RULES,
+        [alertmanager.address],
+        home=tmp_path / "prometheus",
+    )
+    try:
+        prometheus.start()
+        yield ScrapedWorker(env, worker, active, prometheus, worker_target, detector_target)
+    finally:
+        prometheus.stop()
+        detector_server.shutdown()
+        stop(worker)
 
 
 class WebhookReceiver:
@@ -116,35 +177,9 @@ def test_worker_is_scraped_and_a_funnel_alert_reaches_the_webhook_once_per_campa
     alertmanager: LocalAlertmanager,
 ) -> None:
     started = time.monotonic()
-    env = PipelineEnv(
-        kafka_bootstrap,
-        f"chdb://{tmp_path / 'chdb'}",
-        tmp_path / "worker",
-        name=f"prom-{int(time.time() * 1000)}",
-        partitions=2,
-    )
-    env.home.mkdir()
-    worker = env.start_worker()
-    # The detectors' contract, served by the test: one series per open incident.
-    registry = CollectorRegistry()
-    active = Gauge(
-        "funnelwatch_alerts_active",
-        "1 while a detector alert is firing",
-        ["kind", "campaign_id", "from_stage", "to_stage"],
-        registry=registry,
-    )
-    detector_port = free_port()
-    detector_server, _ = start_http_server(detector_port, addr="127.0.0.1", registry=registry)
-    worker_target = f"127.0.0.1:{env.web_port}"
-    detector_target = f"127.0.0.1:{detector_port}"
-    prometheus = LocalPrometheus(
-        [worker_target, detector_target],
-        RULES,
-        [alertmanager.address],
-        home=tmp_path / "prometheus",
-    )
-    try:
-        prometheus.start()
+    with scraped_worker(kafka_bootstrap, tmp_path, alertmanager, "prom", partitions=2) as run:
+        env, worker, active, prometheus = run.env, run.worker, run.active, run.prometheus
+        worker_target, detector_target = run.worker_target, run.detector_target
         wait_for(lambda: env.metric("funnelwatch_rolling_pending") is not None, "the worker")
         wait_for(
             lambda: prometheus.query(f'up{{job="funnelwatch", instance="{worker_target}"}} == 1'),
@@ -215,11 +250,7 @@ def test_worker_is_scraped_and_a_funnel_alert_reaches_the_webhook_once_per_campa
         assert {a["status"] for a in resolved[0]["alerts"]} == {"resolved"}
         assert not _campaign_notifications(receiver, "cmp-b", "resolved")
         assert worker.poll() is None, env.tail()
-    finally:
-        prometheus.stop()
-        detector_server.shutdown()
-        stop(worker)
-    assert time.monotonic() - started < 90
+    assert time.monotonic() - started < 90  # the set-up and tear-down above count too
 
 
 def _alert(**labels: str) -> dict[str, Any]:
@@ -287,38 +318,13 @@ def test_a_killed_worker_pages_worker_down_after_a_minute_and_mutes_funnel_alert
     measured: Callable[[str], None],
 ) -> None:
     """The shipped ``for: 1m`` is kept: this test waits a real minute for it."""
-    env = PipelineEnv(
-        kafka_bootstrap,
-        f"chdb://{tmp_path / 'chdb'}",
-        tmp_path / "worker",
-        name=f"promdown-{int(time.time() * 1000)}",
-        partitions=1,
-    )
-    env.home.mkdir()
-    worker = env.start_worker()
-    registry = CollectorRegistry()
-    active = Gauge(
-        "funnelwatch_alerts_active",
-        "1 while a detector alert is firing",
-        ["kind", "campaign_id", "from_stage", "to_stage"],
-        registry=registry,
-    )
-    detector_port = free_port()
-    detector_server, _ = start_http_server(detector_port, addr="127.0.0.1", registry=registry)
-    worker_target = f"127.0.0.1:{env.web_port}"
-    prometheus = LocalPrometheus(
-        [worker_target, f"127.0.0.1:{detector_port}"],
-        RULES,
-        [alertmanager.address],
-        home=tmp_path / "prometheus",
-    )
-    try:
-        prometheus.start()
+    with scraped_worker(kafka_bootstrap, tmp_path, alertmanager, "promdown", partitions=1) as run:
+        prometheus, worker_target = run.prometheus, run.worker_target
         wait_for(
             lambda: prometheus.query(f'up{{instance="{worker_target}"}} == 1'),
             "Prometheus to scrape the worker",
         )
-        stop(worker, signal.SIGKILL)
+        stop(run.worker, signal.SIGKILL)
         killed = time.monotonic()
         down = wait_for(
             lambda: receiver.received(
@@ -336,7 +342,7 @@ def test_a_killed_worker_pages_worker_down_after_a_minute_and_mutes_funnel_alert
         assert alert["annotations"]["summary"] == f"funnelwatch worker {worker_target} is down"
 
         # A funnel alert of the same job while the worker is down: fired, but muted.
-        active.labels("stall", "cmp-during-outage", "click", "lead").set(1)
+        run.active.labels("stall", "cmp-during-outage", "click", "lead").set(1)
         wait_for(
             lambda: [
                 a
@@ -357,7 +363,3 @@ def test_a_killed_worker_pages_worker_down_after_a_minute_and_mutes_funnel_alert
         assert muted[0]["status"]["inhibitedBy"]
         time.sleep(3)  # three group intervals: a muted alert would have been sent by now
         assert not _campaign_notifications(receiver, "cmp-during-outage", "firing")
-    finally:
-        prometheus.stop()
-        detector_server.shutdown()
-        stop(worker)

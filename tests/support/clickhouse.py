@@ -1,10 +1,13 @@
-"""ClickHouse helpers shared by tests: a database of a test's own, facts with defaults."""
+"""ClickHouse helpers shared by tests: a database of a test's own, facts and alert rows
+with defaults."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from funnelwatch.clickhouse import ClickHouse, connect
+from funnelwatch.processors.alerting.store import alert_row
+from funnelwatch.processors.detectors.lifecycle import Alert
 from funnelwatch.processors.facts import Fact
 from funnelwatch.schemas.migrate import migrate
 
@@ -53,3 +56,50 @@ def make_fact(minute: int, stage: str, event_id: str, campaign_id: str, **fields
     )
     values.update(fields)
     return Fact(**values)  # type: ignore[typeddict-item]
+
+
+#: A whole minute (epoch seconds): the minute ``fact`` counts its minutes from.
+BASE = 1_795_910_400
+
+
+def fact(i: int, stage: str, minute: int, campaign: str = "A", version: int = 1, **kw: Any) -> Fact:
+    """Fact number ``i`` (event ``e<i>``, source offset ``i``), ``minute`` minutes after BASE."""
+    t = BASE + minute * 60
+    return make_fact(t, stage, f"e{i}", campaign, version=version, source_offset=i, **kw)
+
+
+def click_lead_alert_row(
+    alert_id: str,
+    campaign: str,
+    kind: str,
+    status: str,
+    at: int,
+    *,
+    resolved_at: int = 0,
+    baseline: float,
+    leads_lost: float,
+    summary: str,
+    version: int,
+) -> tuple[Any, ...]:
+    """An ``alerts`` row as the detectors write it (``ALERT_COLUMNS``): a click→lead
+    conversion alert over all segments, started 5 and fired 4 minutes before ``at``,
+    its current rate zero."""
+    alert = Alert(
+        alert_id,
+        kind,
+        status,
+        campaign,
+        "conversion",
+        "click",
+        "lead",
+        ("all=all",),
+        at - 300,
+        at - 240,
+        resolved_at,
+        baseline,
+        0.0,
+        leads_lost,
+        summary,
+    )
+    row: tuple[Any, ...] = alert_row(alert, version)
+    return row

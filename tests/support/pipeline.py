@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -195,6 +196,37 @@ class PipelineEnv:
             if path.exists()
             else ""
         )
+
+
+def alerting_env(
+    bootstrap: str,
+    home: Path,
+    prefix: str,
+    webhook_url: str,
+    *,
+    slack_webhook_url: str | None = None,
+    partitions: int = PipelineEnv.partitions,
+) -> PipelineEnv:
+    """A run on embedded chDB under ``home`` whose detectors alert ``webhook_url``.
+
+    They judge every second, and a judged minute enters the baseline 15 minutes later
+    instead of 60: a test's simulated history is short.
+    """
+    webhooks = {"FUNNELWATCH_ALERT_WEBHOOK_URL": webhook_url}
+    if slack_webhook_url is not None:
+        webhooks["FUNNELWATCH_ALERT_SLACK_WEBHOOK_URL"] = slack_webhook_url
+    return PipelineEnv(
+        bootstrap,
+        f"chdb://{home / 'chdb'}",
+        home,
+        f"{prefix}-{uuid.uuid4().hex[:8]}",
+        partitions=partitions,
+        extra_env={
+            **webhooks,
+            "FUNNELWATCH_ALERT_INTERVAL_SECONDS": "1",
+            "FUNNELWATCH_ALERT_BASELINE_DELAY_MINUTES": "15",
+        },
+    )
 
 
 def stop(worker: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGTERM) -> None:

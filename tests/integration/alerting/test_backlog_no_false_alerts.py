@@ -15,7 +15,6 @@ from __future__ import annotations
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,7 +26,7 @@ import pytest
 from funnelwatch.clickhouse import connect
 from funnelwatch.localstack.ports import free_port
 from tests.support.oracle import valid_events
-from tests.support.pipeline import PipelineEnv, stop
+from tests.support.pipeline import alerting_env, stop
 
 pytestmark = pytest.mark.integration
 
@@ -67,18 +66,8 @@ def receiver() -> Iterator[Receiver]:
 def test_draining_a_healthy_backlog_across_a_sigkill_fires_no_alert(
     kafka_bootstrap: str, tmp_path: Path, receiver: Receiver
 ) -> None:
-    env = PipelineEnv(
-        kafka_bootstrap,
-        f"chdb://{tmp_path / 'chdb'}",
-        tmp_path,
-        f"backlog-{uuid.uuid4().hex[:8]}",
-        extra_env={
-            "FUNNELWATCH_ALERT_WEBHOOK_URL": receiver.url(),
-            "FUNNELWATCH_ALERT_INTERVAL_SECONDS": "1",
-            # a short history: baselines form within the backlog, so minutes are judged
-            "FUNNELWATCH_ALERT_BASELINE_DELAY_MINUTES": "15",
-        },
-    )
+    # its short baseline delay lets baselines form within the backlog, so minutes are judged
+    env = alerting_env(kafka_bootstrap, tmp_path, "backlog", receiver.url())
     end = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
     env.run("topics", "create")
     truth = tmp_path / "ground-truth.jsonl"

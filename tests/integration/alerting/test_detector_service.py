@@ -16,8 +16,7 @@ from funnelwatch.processors.alerting.service import HOPS, DetectorService
 from funnelwatch.processors.detectors import DetectorConfig
 from funnelwatch.processors.sink import FactSink
 from funnelwatch.schemas.funnel import load_funnel
-from tests.integration.processors.test_sink import BASE, fact
-from tests.support.clickhouse import fresh_database
+from tests.support.clickhouse import BASE, fact, fresh_database
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,6 @@ import json
 import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +25,7 @@ from kafka import KafkaConsumer
 from funnelwatch.clickhouse import connect
 from funnelwatch.localstack.ports import free_port
 from funnelwatch.streams.catalogue import catalogue
-from tests.support.pipeline import PipelineEnv, stop
+from tests.support.pipeline import PipelineEnv, alerting_env, stop
 
 pytestmark = pytest.mark.integration
 
@@ -116,19 +115,13 @@ def alerts_on_topic(env: PipelineEnv) -> list[dict[str, Any]]:
 def test_form_outage_fires_one_alert_everywhere_and_resolves_after_recovery(
     kafka_bootstrap: str, tmp_path: Path, receiver: Receiver
 ) -> None:
-    env = PipelineEnv(
+    env = alerting_env(
         kafka_bootstrap,
-        f"chdb://{tmp_path / 'chdb'}",
         tmp_path,
-        f"alert-{uuid.uuid4().hex[:8]}",
+        "alert",
+        receiver.url("/hook"),
+        slack_webhook_url=receiver.url("/slack"),
         partitions=2,
-        extra_env={
-            "FUNNELWATCH_ALERT_WEBHOOK_URL": receiver.url("/hook"),
-            "FUNNELWATCH_ALERT_SLACK_WEBHOOK_URL": receiver.url("/slack"),
-            "FUNNELWATCH_ALERT_INTERVAL_SECONDS": "1",
-            # a short test history: the baseline takes minutes 15 minutes after judging
-            "FUNNELWATCH_ALERT_BASELINE_DELAY_MINUTES": "15",
-        },
     )
     t0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
     worker = env.start_worker()

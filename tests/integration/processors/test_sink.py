@@ -11,10 +11,9 @@ from funnelwatch.processors import rollup
 from funnelwatch.processors.facts import FACT_COLUMNS, Fact, fact_row
 from funnelwatch.processors.sink import FactSink
 from funnelwatch.schemas.funnel import load_funnel
-from tests.support.clickhouse import fresh_database, make_fact
+from tests.support.clickhouse import BASE, fact, fresh_database
 
 pytestmark = pytest.mark.integration
-BASE = 1_795_910_400  # a whole minute
 
 
 @pytest.fixture
@@ -22,11 +21,6 @@ def client(clickhouse_url: str, request: pytest.FixtureRequest) -> Any:
     c = fresh_database(clickhouse_url, f"sink_{request.node.name.split('[')[0][-40:]}")
     yield c
     c.close()
-
-
-def fact(i: int, stage: str, minute: int, campaign: str = "A", version: int = 1, **kw: Any) -> Fact:
-    t = BASE + minute * 60
-    return make_fact(t, stage, f"e{i}", campaign, version=version, source_offset=i, **kw)
 
 
 def tables(c: ClickHouse) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:

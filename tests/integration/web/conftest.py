@@ -18,6 +18,7 @@ import pytest
 
 from funnelwatch.clickhouse import ClickHouse, connect
 from funnelwatch.processors.alerting.store import ALERT_COLUMNS
+from tests.support.clickhouse import click_lead_alert_row
 from tests.support.pipeline import PipelineEnv, stop
 
 CAMPAIGNS = ("cmp-search-brand", "cmp-search-generic", "cmp-social-prospecting")
@@ -65,32 +66,21 @@ class Stack:
     def insert_alert(self, alert_id: str, campaign: str, kind: str, status: str) -> None:
         """An alert row as the detectors write it (a newer version is its new state)."""
         now = int(time.time())
+        row = click_lead_alert_row(
+            alert_id,
+            campaign,
+            kind,
+            status,
+            now,
+            resolved_at=now if status == "resolved" else 0,
+            baseline=0.08,
+            leads_lost=12.5,
+            summary=f"{kind}: click→lead 0.0% (baseline 8.0%)",
+            version=time.time_ns(),
+        )
         client = self.client()
         try:
-            client.insert(
-                "alerts",
-                ALERT_COLUMNS,
-                [
-                    (
-                        alert_id,
-                        kind,
-                        status,
-                        campaign,
-                        "conversion",
-                        "click",
-                        "lead",
-                        json.dumps(["all=all"]),
-                        now - 300,
-                        now - 240,
-                        now if status == "resolved" else 0,
-                        0.08,
-                        0.0,
-                        12.5,
-                        f"{kind}: click→lead 0.0% (baseline 8.0%)",
-                        time.time_ns(),
-                    )
-                ],
-            )
+            client.insert("alerts", ALERT_COLUMNS, [row])
         finally:
             client.close()
 

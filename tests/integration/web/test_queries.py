@@ -14,6 +14,7 @@ from funnelwatch.processors.web import queries
 from funnelwatch.schemas.funnel import load_funnel
 from funnelwatch.schemas.migrate import migrate
 from funnelwatch.settings import Settings
+from tests.support.clickhouse import click_lead_alert_row
 
 pytestmark = pytest.mark.integration
 END = 1_795_910_400  # a whole minute: the watermark of these tests
@@ -118,23 +119,16 @@ def test_conversion_history_samples_the_newest_versions(client: ClickHouse) -> N
 
 
 def alert(alert_id: str, campaign: str, kind: str, status: str, version: int) -> tuple[Any, ...]:
-    return (
+    return click_lead_alert_row(
         alert_id,
+        campaign,
         kind,
         status,
-        campaign,
-        "conversion",
-        "click",
-        "lead",
-        '["all=all"]',
-        END - 300,
-        END - 240,
-        0,
-        0.1,
-        0.0,
-        3.5,
-        "drop",
-        version,
+        END,
+        baseline=0.1,
+        leads_lost=3.5,
+        summary="drop",
+        version=version,
     )
 
 

@@ -9,7 +9,7 @@ from funnelwatch.clickhouse import ClickHouseError
 from funnelwatch.processors import sink as sink_module
 from funnelwatch.processors.sink import FactSink
 from funnelwatch.schemas.funnel import load_funnel
-from tests.integration.processors.test_sink import fact
+from tests.support.clickhouse import fact
 
 
 class FlakyClient:
