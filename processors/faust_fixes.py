@@ -22,12 +22,16 @@ Invariants restored here:
   call has been acknowledged by Kafka (or flush raised);
 - an offset is delivered to the agents before any later offset of its partition is;
   a jump is read again from the first missing offset, never skipped;
-- a stream partition with records waiting is never left unfetched: after a restart
-  Faust can also leave one partition out of its fetches for good (paused by its flow
-  control, or fetched up to the end and dropped). A watchdog (:func:`watch_stalls`)
-  finds a partition whose next offset has not moved for ``STALL_SECONDS`` while records
-  wait and the consumer is not rebalancing, makes it fetchable again and reads it from
-  its next offset (records handed over twice are replays the pipeline absorbs).
+- a stream partition with records waiting is never left unfetched, and its committed
+  offset never stays behind what was handed over: after a restart Faust can leave one
+  partition out of its fetches for good (paused by its flow control, or fetched up to
+  the end and dropped), or never receive the acknowledgement of records it counted as
+  handed over (then it can never commit past them). A watchdog (:func:`watch_stalls`)
+  finds a partition in either state that has not moved for ``STALL_SECONDS`` while
+  tables are not recovering, makes it fetchable again and reads it from its next (or
+  committed) offset; records handed over twice are replays the pipeline absorbs;
+- a revoked partition forgets its next offset: Faust drops its acknowledgements, so if
+  the partition comes back its records are handed over again from the committed offset.
 """
 
 from __future__ import annotations
@@ -105,6 +109,17 @@ def _track_seeks() -> None:
         await original_seek_wait(self, partitions)
         _next_offsets(self).update(partitions)
 
+    original_revoked = Consumer.on_partitions_revoked
+
+    async def on_partitions_revoked(self: Any, revoked: Any) -> None:
+        # Faust drops its acks of revoked partitions: what was handed over before is
+        # handed over again if the partition comes back (from its committed offset).
+        nxt = _next_offsets(self)
+        for tp in revoked:
+            nxt.pop(tp, None)
+        await original_revoked(self, revoked)
+
+    Consumer.on_partitions_revoked = on_partitions_revoked  # type: ignore[method-assign]
     Consumer.seek = seek  # type: ignore[method-assign]
     ThreadDelegateConsumer.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
     ThreadDelegateConsumer.seek_wait = seek_wait  # type: ignore[method-assign]
@@ -182,13 +197,20 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
 def watch_stalls(app: Any, interval: float = 5.0) -> None:
     """Register the stuck-partition watchdog on a Faust app (see the module docstring).
 
-    It judges by what it sees (a partition's next offset and the broker's end offset
-    within one consumer generation), not by Faust's ``rebalancing`` flag: Faust leaves
-    that flag set when a recovery ends on a stale generation, and a watchdog gated on it
+    A stream partition is stuck when, for ``STALL_SECONDS`` within one consumer
+    generation, neither its next offset nor its committed offset moved while either
+    records wait past the next offset (never fetched, or fetched and dropped), or the
+    committed offset stays behind the next one (records counted as handed over whose
+    acknowledgement never came, so Faust can never commit past them). The first is
+    read again from its next offset, the second from its committed offset.
+
+    It judges by what it sees, not by Faust's ``rebalancing`` flag: Faust leaves that
+    flag set when a recovery ends on a stale generation, and a watchdog gated on it
     stayed silent through a stall. It never acts while tables recover or flow is stopped
     (a partition paused then is paused on purpose) and says so when that lasts.
     """
-    progress: dict[Any, tuple[int, float]] = {}  # partition -> (next offset, since when)
+    # partition -> ((next offset, committed offset), since when)
+    progress: dict[Any, tuple[tuple[int, int | None], float]] = {}
     seen: dict[str, Any] = {"generation": None, "reported": float("-inf")}
 
     @app.timer(interval)  # type: ignore[untyped-decorator]
@@ -202,14 +224,19 @@ def watch_stalls(app: Any, interval: float = 5.0) -> None:
         # end offsets from the broker: a partition never fetched has no highwater locally
         ends = await consumer.highwaters(*streams) if streams else {}
         for tp in streams:
-            expected = _resume_offset(consumer, tp)
+            committed = _committed_offset(consumer, tp)
+            expected = _next_offsets(consumer).get(tp, committed)
             end = ends.get(tp)
-            if expected is None or not end or end <= expected:
+            if expected is None or end is None:
+                progress.pop(tp, None)
+                continue
+            unacked = committed is not None and committed < expected
+            if not (end > expected or unacked):
                 progress.pop(tp, None)
                 continue
             since = progress.get(tp)
-            if since is None or since[0] != expected:
-                progress[tp] = (expected, now)
+            if since is None or since[0] != (expected, committed):
+                progress[tp] = ((expected, committed), now)
                 continue
             if now - since[1] < STALL_SECONDS:
                 continue
@@ -218,29 +245,26 @@ def watch_stalls(app: Any, interval: float = 5.0) -> None:
             if held:
                 if now - seen["reported"] >= 60:
                     seen["reported"] = now
-                    log.warning("%s:%s at offset %s for %.0fs with %d records waiting; "
-                                "left alone: %s", tp.topic, tp.partition, expected,
-                                now - since[1], end - expected, held)  # fmt: skip
+                    log.warning("%s:%s at offset %s (committed %s, end %s) for %.0fs; "
+                                "left alone: %s", tp.topic, tp.partition, expected, committed,
+                                end, now - since[1], held)  # fmt: skip
                 continue
+            resume = committed if unacked and committed is not None else expected
             log.warning(
-                "%s:%s stuck at offset %s for %.0fs with %d records waiting "
-                "(paused %s, buffered %s, active %s, rebalancing flag %s): fetching it again",
-                tp.topic, tp.partition, expected, now - since[1], end - expected,
+                "%s:%s stuck at offset %s (committed %s, end %s) for %.0fs (paused %s, "
+                "buffered %s, active %s, rebalancing flag %s): reading it again from %s",
+                tp.topic, tp.partition, expected, committed, end, now - since[1],
                 tp in consumer._paused_partitions, tp in consumer._buffered_partitions,
-                tp in consumer._get_active_partitions(), app.rebalancing,
+                tp in consumer._get_active_partitions(), app.rebalancing, resume,
             )  # fmt: skip
             consumer._paused_partitions.discard(tp)
             consumer._buffered_partitions.discard(tp)
             consumer._get_active_partitions().add(tp)
-            await consumer.seek(tp, expected)
-            progress[tp] = (expected, now)
+            await consumer.seek(tp, resume)
+            progress.pop(tp, None)
 
 
-def _resume_offset(consumer: Any, tp: Any) -> int | None:
-    """Where ``tp`` resumes: the next offset handed to the agents, else its committed one."""
-    expected = _next_offsets(consumer).get(tp)
-    if expected is None:
-        # nothing handed over since the assignment: the committed offset is where it starts
-        committed = consumer._committed_offset.get(tp)
-        expected = committed if committed is not None and committed >= 0 else None
-    return expected
+def _committed_offset(consumer: Any, tp: Any) -> int | None:
+    """The offset Faust last committed (or found committed) for ``tp``; None if unknown."""
+    committed = consumer._committed_offset.get(tp)
+    return committed if committed is not None and committed >= 0 else None

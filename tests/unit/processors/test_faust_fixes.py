@@ -244,3 +244,27 @@ def test_a_new_consumer_generation_restarts_the_stall_clock(monkeypatch: Any) ->
 
     asyncio.run(tick_across_a_rebalance())
     assert consumer.seeks == []
+
+
+def test_a_partition_whose_commit_stays_behind_its_next_offset_is_read_from_its_commit(
+    monkeypatch: Any,
+) -> None:
+    # every record fetched and counted as handed over, yet Faust never commits past 10:
+    # the acknowledgements of 10 onwards never came
+    monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
+    consumer = _WatchedConsumer(end=50, start=50)
+    consumer._committed_offset[PARTITION] = 10
+    app = _WatchedApp(consumer)
+    faust_fixes.watch_stalls(app)
+    asyncio.run(_tick_twice(app))
+    assert consumer.seeks == [(PARTITION, 10)]
+
+
+def test_a_partition_committed_up_to_its_end_is_left_alone(monkeypatch: Any) -> None:
+    monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
+    consumer = _WatchedConsumer(end=50, start=50)
+    consumer._committed_offset[PARTITION] = 50
+    app = _WatchedApp(consumer)
+    faust_fixes.watch_stalls(app)
+    asyncio.run(_tick_twice(app))
+    assert consumer.seeks == []
