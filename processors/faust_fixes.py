@@ -46,6 +46,7 @@ from faust.transport.producer import ProducerBuffer
 log = logging.getLogger(__name__)
 
 _UNACKED = "_funnelwatch_unacked"
+_DELIVERING_SINCE = "_funnelwatch_delivering_since"
 #: a partition that has records waiting and has not moved for this long is stuck
 STALL_SECONDS = 20.0
 #: a flush that cannot finish fails (so no offset is committed) instead of hanging
@@ -134,6 +135,8 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
     # partition -> offset sought back to and not received yet
     rewinding: dict[Any, int] = {}
     since_yield = 0
+    state = self.__dict__
+    loop = asyncio.get_running_loop()
 
     def deliverable(tp: Any, offset: int) -> bool | None:
         """True: hand it over; False: already handed over; None: records before it are missing."""
@@ -177,7 +180,10 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                     self._n_acked = 0
                     await self.commit()
                 delivery = asyncio.ensure_future(callback(message))
+                # blocked here = the agents push back (their buffers are full), not a stall
+                state[_DELIVERING_SINCE] = loop.time()
                 await self.wait_first(delivery, self.suspend_flow.wait())
+                state[_DELIVERING_SINCE] = None
                 read_offset[tp] = offset
                 if delivery.done() and not delivery.cancelled() and not delivery.exception():
                     nxt[tp] = offset + 1
@@ -191,6 +197,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
             return
         raise
     finally:
+        state[_DELIVERING_SINCE] = None
         self.diag.unset_flag(CONSUMER_FETCHING)
 
 
@@ -207,7 +214,8 @@ def watch_stalls(app: Any, interval: float = 5.0) -> None:
     It judges by what it sees, not by Faust's ``rebalancing`` flag: Faust leaves that
     flag set when a recovery ends on a stale generation, and a watchdog gated on it
     stayed silent through a stall. It never acts while tables recover or flow is stopped
-    (a partition paused then is paused on purpose) and says so when that lasts.
+    (a partition paused then is paused on purpose) and says so when that lasts, nor
+    while the fetch loop waits for the agents to take a record (backpressure).
     """
     # partition -> ((next offset, committed offset), since when)
     progress: dict[Any, tuple[tuple[int, int | None], float]] = {}
@@ -220,6 +228,15 @@ def watch_stalls(app: Any, interval: float = 5.0) -> None:
         if app.consumer_generation_id != seen["generation"]:
             progress.clear()  # a new generation seeks every partition itself
             seen["generation"] = app.consumer_generation_id
+        delivering_since = consumer.__dict__.get(_DELIVERING_SINCE)
+        if delivering_since is not None and now - delivering_since > interval:
+            # The fetch loop waits for the agents to take a record: backpressure holds
+            # every partition alike, which is slowness, not a stuck partition.
+            progress.clear()
+            if now - delivering_since > 60 and now - seen["reported"] >= 60:
+                seen["reported"] = now
+                log.warning("the agents have taken no record for %.0fs", now - delivering_since)
+            return
         streams = [tp for tp in consumer.assignment() if not consumer._is_changelog_tp(tp)]
         # end offsets from the broker: a partition never fetched has no highwater locally
         ends = await consumer.highwaters(*streams) if streams else {}

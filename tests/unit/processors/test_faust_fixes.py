@@ -268,3 +268,13 @@ def test_a_partition_committed_up_to_its_end_is_left_alone(monkeypatch: Any) -> 
     faust_fixes.watch_stalls(app)
     asyncio.run(_tick_twice(app))
     assert consumer.seeks == []
+
+
+def test_partitions_held_by_agents_pushing_back_are_left_alone(monkeypatch: Any) -> None:
+    monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
+    consumer = _WatchedConsumer(end=50, start=10)
+    consumer.__dict__[faust_fixes._DELIVERING_SINCE] = float("-inf")  # waiting for an agent
+    app = _WatchedApp(consumer)
+    faust_fixes.watch_stalls(app)
+    asyncio.run(_tick_twice(app))
+    assert consumer.seeks == []
