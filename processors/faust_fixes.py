@@ -46,7 +46,7 @@ from faust.transport.producer import ProducerBuffer
 log = logging.getLogger(__name__)
 
 _UNACKED = "_funnelwatch_unacked"
-_DELIVERING_SINCE = "_funnelwatch_delivering_since"
+_CAUGHT_UP_AT = "_funnelwatch_caught_up_at"  # when a fetch last returned nothing
 #: a partition that has records waiting and has not moved for this long is stuck
 STALL_SECONDS = 20.0
 #: a flush that cannot finish fails (so no offset is committed) instead of hanging
@@ -156,7 +156,9 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
             await self.sleep(0)  # getmany can return at once, again and again
             if self.should_stop:
                 continue
+            fetched = 0
             async for tp, message in records:
+                fetched += 1
                 since_yield += 1
                 if since_yield > 100:
                     await asyncio.sleep(0)
@@ -180,13 +182,12 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                     self._n_acked = 0
                     await self.commit()
                 delivery = asyncio.ensure_future(callback(message))
-                # blocked here = the agents push back (their buffers are full), not a stall
-                state[_DELIVERING_SINCE] = loop.time()
                 await self.wait_first(delivery, self.suspend_flow.wait())
-                state[_DELIVERING_SINCE] = None
                 read_offset[tp] = offset
                 if delivery.done() and not delivery.cancelled() and not delivery.exception():
                     nxt[tp] = offset + 1
+            if not fetched:
+                state[_CAUGHT_UP_AT] = loop.time()
             self.diag.unset_flag(CONSUMER_FETCHING)
     except self.consumer_stopped_errors:
         if self.transport.app.should_stop:
@@ -197,7 +198,6 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
             return
         raise
     finally:
-        state[_DELIVERING_SINCE] = None
         self.diag.unset_flag(CONSUMER_FETCHING)
 
 
@@ -215,7 +215,7 @@ def watch_stalls(app: Any, interval: float = 5.0) -> None:
     flag set when a recovery ends on a stale generation, and a watchdog gated on it
     stayed silent through a stall. It never acts while tables recover or flow is stopped
     (a partition paused then is paused on purpose) and says so when that lasts, nor
-    while the fetch loop waits for the agents to take a record (backpressure).
+    while the consumer works through a backlog (no fetch came back empty lately).
     """
     # partition -> ((next offset, committed offset), since when)
     progress: dict[Any, tuple[tuple[int, int | None], float]] = {}
@@ -228,15 +228,11 @@ def watch_stalls(app: Any, interval: float = 5.0) -> None:
         if app.consumer_generation_id != seen["generation"]:
             progress.clear()  # a new generation seeks every partition itself
             seen["generation"] = app.consumer_generation_id
-        delivering_since = consumer.__dict__.get(_DELIVERING_SINCE)
-        if delivering_since is not None and now - delivering_since > interval:
-            # The fetch loop waits for the agents to take a record: backpressure holds
-            # every partition alike, which is slowness, not a stuck partition.
-            progress.clear()
-            if now - delivering_since > 60 and now - seen["reported"] >= 60:
-                seen["reported"] = now
-                log.warning("the agents have taken no record for %.0fs", now - delivering_since)
-            return
+        caught_up_at = consumer.__dict__.get(_CAUGHT_UP_AT)
+        # With a backlog, Faust hands over some partitions' fetched records long after
+        # others'; only a consumer that has caught up can tell a stuck partition from a
+        # waiting one (reading a waiting one again sends it to the back of the queue).
+        caught_up = caught_up_at is not None and now - caught_up_at <= 2 * interval
         streams = [tp for tp in consumer.assignment() if not consumer._is_changelog_tp(tp)]
         # end offsets from the broker: a partition never fetched has no highwater locally
         ends = await consumer.highwaters(*streams) if streams else {}
@@ -256,6 +252,8 @@ def watch_stalls(app: Any, interval: float = 5.0) -> None:
                 progress[tp] = ((expected, committed), now)
                 continue
             if now - since[1] < STALL_SECONDS:
+                continue
+            if not caught_up:
                 continue
             held = "tables in recovery" if app.in_recovery else None
             held = held or (None if consumer.flow_active else "flow stopped")

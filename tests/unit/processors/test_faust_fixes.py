@@ -113,10 +113,9 @@ class _FakeConsumer:
         await delivery
 
     async def getmany(self, timeout: float) -> Any:
-        if not self._batches:
-            self._stopped.flag = True
-            return
-        for offset in self._batches.pop(0):
+        batch = self._batches.pop(0)
+        self._stopped.flag = not self._batches  # the last scripted fetch ends the loop
+        for offset in batch:
             yield PARTITION, type("Message", (), {"topic": PARTITION.topic, "offset": offset})()
 
 
@@ -128,6 +127,16 @@ def test_offsets_fetched_past_unprocessed_records_are_read_again_in_order() -> N
     asyncio.run(faust_fixes._drain_messages(consumer, fetcher))
     assert consumer.seeks == [(PARTITION, 10)]
     assert consumer.delivered == list(range(10, 16))
+
+
+def test_only_a_fetch_that_comes_back_empty_marks_the_consumer_caught_up() -> None:
+    fetcher = type("Fetcher", (), {"_stopped": _Stopped()})()
+    busy = _FakeConsumer([[10, 11], [12]], start=10)
+    asyncio.run(faust_fixes._drain_messages(busy, fetcher))
+    assert faust_fixes._CAUGHT_UP_AT not in busy.__dict__
+    idle = _FakeConsumer([[10, 11], []], start=10)
+    asyncio.run(faust_fixes._drain_messages(idle, type("Fetcher", (), {"_stopped": _Stopped()})()))
+    assert idle.__dict__[faust_fixes._CAUGHT_UP_AT] > 0
 
 
 def test_records_fetched_again_after_a_seek_back_are_handed_over_once() -> None:
@@ -148,6 +157,8 @@ class _WatchedConsumer(_FakeConsumer):
         self._buffered_partitions: set[TP] = set()
         self._active: set[TP] = set()
         self._committed_offset: dict[TP, int] = {}
+        # a fetch came back empty "now" whatever the loop's clock: the consumer caught up
+        self.__dict__[faust_fixes._CAUGHT_UP_AT] = float("inf")
 
     def assignment(self) -> set[TP]:
         return {PARTITION}
@@ -270,10 +281,12 @@ def test_a_partition_committed_up_to_its_end_is_left_alone(monkeypatch: Any) -> 
     assert consumer.seeks == []
 
 
-def test_partitions_held_by_agents_pushing_back_are_left_alone(monkeypatch: Any) -> None:
+def test_a_consumer_working_through_a_backlog_leaves_waiting_partitions_alone(
+    monkeypatch: Any,
+) -> None:
     monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
     consumer = _WatchedConsumer(end=50, start=10)
-    consumer.__dict__[faust_fixes._DELIVERING_SINCE] = float("-inf")  # waiting for an agent
+    consumer.__dict__[faust_fixes._CAUGHT_UP_AT] = float("-inf")  # no empty fetch lately
     app = _WatchedApp(consumer)
     faust_fixes.watch_stalls(app)
     asyncio.run(_tick_twice(app))
