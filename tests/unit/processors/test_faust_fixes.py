@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 
@@ -188,57 +190,57 @@ async def _tick_twice(app: _WatchedApp) -> None:
         await app.timers[0]()
 
 
-def test_a_partition_left_paused_with_records_waiting_is_fetched_again(
-    monkeypatch: Any,
-) -> None:
+Watch = Callable[..., None]
+
+
+@pytest.fixture
+def watch_twice(monkeypatch: Any) -> Watch:
+    """Runs the watchdog twice on a consumer (a stall counts at once), app flags given."""
     monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
+
+    def run(consumer: _WatchedConsumer, **flags: Any) -> None:
+        app = _WatchedApp(consumer)
+        for name, value in flags.items():
+            setattr(app, name, value)
+        faust_fixes.watch_stalls(app)
+        asyncio.run(_tick_twice(app))
+
+    return run
+
+
+def test_a_partition_left_paused_with_records_waiting_is_fetched_again(watch_twice: Watch) -> None:
     consumer = _WatchedConsumer(end=50, start=10)
-    app = _WatchedApp(consumer)
-    faust_fixes.watch_stalls(app)
-    asyncio.run(_tick_twice(app))
+    watch_twice(consumer)
     assert consumer.seeks == [(PARTITION, 10)]
     assert PARTITION in consumer._active and not consumer._paused_partitions
 
 
-def test_a_partition_at_its_end_is_left_alone(monkeypatch: Any) -> None:
-    monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
+def test_a_partition_at_its_end_is_left_alone(watch_twice: Watch) -> None:
     consumer = _WatchedConsumer(end=10, start=10)
-    app = _WatchedApp(consumer)
-    faust_fixes.watch_stalls(app)
-    asyncio.run(_tick_twice(app))
+    watch_twice(consumer)
     assert consumer.seeks == []
 
 
 def test_a_partition_stuck_before_its_first_record_resumes_from_its_committed_offset(
-    monkeypatch: Any,
+    watch_twice: Watch,
 ) -> None:
-    monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
     consumer = _WatchedConsumer(end=50, start=10)
     faust_fixes._next_offsets(consumer).clear()  # nothing handed over since the assignment
     consumer._committed_offset[PARTITION] = 7
-    app = _WatchedApp(consumer)
-    faust_fixes.watch_stalls(app)
-    asyncio.run(_tick_twice(app))
+    watch_twice(consumer)
     assert consumer.seeks == [(PARTITION, 7)]
 
 
-def test_a_rebalancing_flag_left_set_does_not_silence_the_watchdog(monkeypatch: Any) -> None:
-    monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
+def test_a_rebalancing_flag_left_set_does_not_silence_the_watchdog(watch_twice: Watch) -> None:
     consumer = _WatchedConsumer(end=50, start=10)
-    app = _WatchedApp(consumer)
-    app.rebalancing = True  # Faust leaves it set after a recovery on a stale generation
-    faust_fixes.watch_stalls(app)
-    asyncio.run(_tick_twice(app))
+    # Faust leaves the flag set after a recovery on a stale generation
+    watch_twice(consumer, rebalancing=True)
     assert consumer.seeks == [(PARTITION, 10)]
 
 
-def test_a_partition_paused_while_tables_recover_is_left_alone(monkeypatch: Any) -> None:
-    monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
+def test_a_partition_paused_while_tables_recover_is_left_alone(watch_twice: Watch) -> None:
     consumer = _WatchedConsumer(end=50, start=10)
-    app = _WatchedApp(consumer)
-    app.in_recovery = True
-    faust_fixes.watch_stalls(app)
-    asyncio.run(_tick_twice(app))
+    watch_twice(consumer, in_recovery=True)
     assert consumer.seeks == [] and consumer._paused_partitions == {PARTITION}
 
 
@@ -258,36 +260,27 @@ def test_a_new_consumer_generation_restarts_the_stall_clock(monkeypatch: Any) ->
 
 
 def test_a_partition_whose_commit_stays_behind_its_next_offset_is_read_from_its_commit(
-    monkeypatch: Any,
+    watch_twice: Watch,
 ) -> None:
     # every record fetched and counted as handed over, yet Faust never commits past 10:
     # the acknowledgements of 10 onwards never came
-    monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
     consumer = _WatchedConsumer(end=50, start=50)
     consumer._committed_offset[PARTITION] = 10
-    app = _WatchedApp(consumer)
-    faust_fixes.watch_stalls(app)
-    asyncio.run(_tick_twice(app))
+    watch_twice(consumer)
     assert consumer.seeks == [(PARTITION, 10)]
 
 
-def test_a_partition_committed_up_to_its_end_is_left_alone(monkeypatch: Any) -> None:
-    monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
+def test_a_partition_committed_up_to_its_end_is_left_alone(watch_twice: Watch) -> None:
     consumer = _WatchedConsumer(end=50, start=50)
     consumer._committed_offset[PARTITION] = 50
-    app = _WatchedApp(consumer)
-    faust_fixes.watch_stalls(app)
-    asyncio.run(_tick_twice(app))
+    watch_twice(consumer)
     assert consumer.seeks == []
 
 
 def test_a_consumer_working_through_a_backlog_leaves_waiting_partitions_alone(
-    monkeypatch: Any,
+    watch_twice: Watch,
 ) -> None:
-    monkeypatch.setattr(faust_fixes, "STALL_SECONDS", 0.0)
     consumer = _WatchedConsumer(end=50, start=10)
     consumer.__dict__[faust_fixes._CAUGHT_UP_AT] = float("-inf")  # no empty fetch lately
-    app = _WatchedApp(consumer)
-    faust_fixes.watch_stalls(app)
-    asyncio.run(_tick_twice(app))
+    watch_twice(consumer)
     assert consumer.seeks == []
