@@ -75,16 +75,15 @@ async def faust_lags(app: Any, excluded: Iterable[str]) -> dict[Partition, int |
     streams = [tp for tp in consumer.assignment() if not is_changelog(tp.topic, skip)]
     # A partition this consumer never fetched has no local high watermark; it is the one
     # most worth seeing (a stalled partition), so ask the broker for its end offset.
-    unfetched = [tp for tp in streams if consumer.highwater(tp) is None]
-    broker_ends = await consumer.highwaters(*unfetched) if unfetched else {}
+    highwaters = {tp: consumer.highwater(tp) for tp in streams}
+    unfetched = [tp for tp, highwater in highwaters.items() if highwater is None]
+    if unfetched:
+        highwaters.update(await consumer.highwaters(*unfetched))
     for tp in streams:
         offset = committed.get(tp)
         if offset is None:
             offset = await consumer.position(tp)
-        highwater = consumer.highwater(tp)
-        if highwater is None:
-            highwater = broker_ends.get(tp)
-        lags[(tp.topic, tp.partition)] = partition_lag(highwater, offset)
+        lags[(tp.topic, tp.partition)] = partition_lag(highwaters.get(tp), offset)
     return lags
 
 
