@@ -17,6 +17,8 @@ from functools import partial
 from typing import Any
 
 import faust
+from faust.utils.terminal import SpinnerHandler
+from mode.utils.logging import level_number
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from funnelwatch.clickhouse import connect
@@ -47,6 +49,18 @@ class FunnelWorker(faust.Worker):
             print(f"funnelwatch: cannot start the worker: {exc}", file=sys.stderr, flush=True)
             raise
         await super().on_first_start()
+
+    def _on_startup_end_spinner(self) -> None:
+        super()._on_startup_end_spinner()
+        # Faust turns the root logger to DEBUG so that its start-up spinner turns on
+        # every log call, and leaves it so: each debug call of Faust and aiokafka then
+        # builds a record for nothing, about 6% of the worker's CPU while it drains.
+        root = logging.getLogger()
+        spinners = [h for h in root.handlers if isinstance(h, SpinnerHandler)]
+        for handler in spinners:
+            root.removeHandler(handler)
+        if spinners:
+            root.setLevel(level_number(self.loglevel) or logging.WARNING)
 
     def stop_and_shutdown(self) -> None:
         try:

@@ -11,6 +11,7 @@ The SQL keeps to what ClickHouse 18.16 and modern ClickHouse both understand.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from funnelwatch.clickhouse import ClickHouse
@@ -107,9 +108,27 @@ HAVING sumIf(n, stage = '*') > 0
 """
 
 
+_last_version = 0
+_version_lock = threading.Lock()
+
+
 def new_version() -> int:
-    """A version later than any written before by this clock (microseconds)."""
-    return time.time_ns() // 1000
+    """A version above every one this process handed out or saw (microseconds).
+
+    Wall-clock time, except that it never goes back: on a clock stepped back, a later
+    rewrite would otherwise carry a lower version and lose to the stale row it replaces.
+    """
+    global _last_version
+    with _version_lock:
+        _last_version = max(time.time_ns() // 1000, _last_version + 1)
+        return _last_version
+
+
+def saw_version(version: int) -> None:
+    """Note a version read back from ClickHouse: later ones are above it (a restart)."""
+    global _last_version
+    with _version_lock:
+        _last_version = max(_last_version, version)
 
 
 def recompute_minutes(client: ClickHouse, minutes: set[int]) -> None:

@@ -8,7 +8,9 @@ for those minutes at most every ``roll_interval`` seconds (and when idle), and n
 for more than a third of the sink's time (a backlog makes each roll dearer), from what
 ClickHouse holds, so a crash at any point leaves nothing undone after restart.
 Every write is idempotent (versioned rows, highest version wins), so a batch
-replayed after a crash at any point converges to the same tables. Transient
+replayed after a crash at any point converges to the same tables; versions never go
+back, not even across a restart on a clock stepped back (the sink starts above the
+newest progress row it reads). Transient
 ClickHouse errors (a restart) are retried with backoff while the partition waits;
 an error that retrying cannot fix stops the process before any offset is committed.
 """
@@ -26,7 +28,7 @@ from funnelwatch.schemas.funnel import Funnel
 
 from . import metrics
 from .facts import FACT_COLUMNS, Fact, fact_identity, fact_row
-from .rollup import new_version, recompute_minutes, recompute_rolling
+from .rollup import new_version, recompute_minutes, recompute_rolling, saw_version
 
 log = logging.getLogger(__name__)
 
@@ -158,10 +160,12 @@ class FactSink:
         if self._progress is None:
             rows = client.execute(
                 "SELECT argMax(watermark, version), argMax(rolled_until, version), "
-                "argMax(dirty_from, version) FROM sink_progress WHERE name = %(name)s",
+                "argMax(dirty_from, version), max(version) FROM sink_progress "
+                "WHERE name = %(name)s",
                 {"name": PROGRESS},
             )
-            row = rows[0] if rows and rows[0][0] is not None else (0, 0, 0)
+            row = rows[0] if rows and rows[0][0] is not None else (0, 0, 0, 0)
+            saw_version(int(row[3]))
             self._progress = Progress(int(row[0]), int(row[1]), int(row[2]))
         return self._progress
 

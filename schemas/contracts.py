@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 
 from .events import CRM_STATUSES, EVENT_TYPES, SCHEMA_VERSION, Event
@@ -93,7 +94,36 @@ def write_json_schemas(directory: Path = JSONSCHEMA_DIR) -> list[Path]:
     return written
 
 
+def _is_int_field(annotation: Any) -> bool:
+    return annotation is int or int in typing.get_args(annotation)
+
+
 _VALIDATORS = {t: Draft202012Validator(json_schema(r)) for t, r in EVENT_TYPES.items()}
+
+
+def _compiled(record: type[Event]) -> Callable[[Any], Any]:
+    # The contracts use only keywords that mean the same in draft 7, which fastjsonschema
+    # compiles to plain Python (about 30 times faster than jsonschema on a valid event).
+    schema = {k: v for k, v in json_schema(record).items() if k not in ("$schema", "$id")}
+    return fastjsonschema.compile(schema)
+
+
+#: A first check that may only be stricter than the full one (it also checks the
+#: date-time format): what it accepts, jsonschema accepts; what it refuses goes to
+#: jsonschema, which decides and names every problem.
+_QUICK_CHECKS = {t: _compiled(r) for t, r in EVENT_TYPES.items()}
+_INT_FIELDS = {
+    t: tuple(name for name, annotation in r._options.fields.items() if _is_int_field(annotation))
+    for t, r in EVENT_TYPES.items()
+}
+
+
+def _passes_quick_check(event_type: str, data: Any) -> bool:
+    try:
+        _QUICK_CHECKS[event_type](data)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
 
 
 class InvalidEvent(ValueError):
@@ -130,10 +160,6 @@ def parse_event_time(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def _is_int_field(annotation: Any) -> bool:
-    return annotation is int or int in typing.get_args(annotation)
-
-
 def validate_mapping(data: Any, limits: Limits = Limits(), now: datetime | None = None) -> Event:
     """Validate one decoded JSON value; return the typed event or raise InvalidEvent."""
     if not isinstance(data, Mapping):
@@ -144,10 +170,14 @@ def validate_mapping(data: Any, limits: Limits = Limits(), now: datetime | None 
         raise InvalidEvent(
             [f"unknown_event_type: {event_type!r} is not one of {sorted(EVENT_TYPES)}"]
         )
-    problems = [
-        f"schema: {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
-        for e in sorted(_VALIDATORS[event_type].iter_errors(data), key=lambda e: e.path)
-    ]
+    problems = (
+        []
+        if _passes_quick_check(event_type, data)
+        else [
+            f"schema: {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+            for e in sorted(_VALIDATORS[event_type].iter_errors(data), key=lambda e: e.path)
+        ]
+    )
     event_time: datetime | None = None
     if isinstance(data.get("event_time"), str):
         try:
@@ -165,13 +195,13 @@ def validate_mapping(data: Any, limits: Limits = Limits(), now: datetime | None 
             problems.append(
                 f"ancient_event_time: {event_time.isoformat()} is before {oldest.isoformat()}"
             )
-    for name, annotation in record._options.fields.items():
+    for name in _INT_FIELDS[event_type]:
         value = data.get(name)
         # JSON Schema counts 1.0 as an integer and has no 64-bit bound; ClickHouse's
         # Int64/UInt64 columns take neither a float nor a larger number.
-        if _is_int_field(annotation) and isinstance(value, float):
+        if isinstance(value, float):
             problems.append(f"schema: {name}: {value!r} is not an integer")
-        elif _is_int_field(annotation) and isinstance(value, int) and abs(value) >= 2**63:
+        elif isinstance(value, int) and abs(value) >= 2**63:
             problems.append(f"schema: {name}: {value} does not fit in 64 bits")
     cost = data.get("cost_micros")
     if isinstance(cost, int) and cost > limits.max_cost_micros:

@@ -48,6 +48,8 @@ def valid_events(ground_truth: Path) -> list[dict[str, Any]]:
 class Expected:
     kpi: dict[KpiKey, tuple[int, int, int]]  # events, cost_micros, revenue_micros
     rolling: dict[RollKey, tuple[int, int]]  # from_events, to_events
+    #: (minute, stage) -> {event_id: campaign} of the counted events (for failure reports)
+    counted: dict[tuple[int, str], dict[str, str]]
 
 
 def _segments(
@@ -89,7 +91,7 @@ def expected(events: Iterable[dict[str, Any]], funnel: Funnel, windows: Iterable
             )
         return (UNATTRIBUTED, UNKNOWN, UNKNOWN, dev, geo)
 
-    counted: list[tuple[int, str, tuple[str, str, str, str, str], int, int]] = []
+    counted: list[tuple[int, str, tuple[str, str, str, str, str], int, int, str]] = []
     all_minutes: list[int] = []
     for c in clicks.values():
         m = _ms(c["event_time"]) // 60000 * 60
@@ -100,7 +102,7 @@ def expected(events: Iterable[dict[str, Any]], funnel: Funnel, windows: Iterable
             c.get("device") or UNKNOWN,
             c.get("geo") or UNKNOWN,
         )
-        counted.append((m, "click", seg, c["cost_micros"], 0))
+        counted.append((m, "click", seg, c["cost_micros"], 0, c["event_id"]))
         all_minutes.append(m)
 
     first_form: dict[str, dict[str, Any]] = {}
@@ -114,9 +116,8 @@ def expected(events: Iterable[dict[str, Any]], funnel: Funnel, windows: Iterable
             first_form[f["lead_id"]] = f
     lead_attr = {lead: form_attr(f) for lead, f in first_form.items()}
     for f in first_form.values():
-        counted.append(
-            (_ms(f["event_time"]) // 60000 * 60, lead_stage, lead_attr[f["lead_id"]], 0, 0)
-        )
+        minute = _ms(f["event_time"]) // 60000 * 60
+        counted.append((minute, lead_stage, lead_attr[f["lead_id"]], 0, 0, f["event_id"]))
 
     first_crm: dict[tuple[str, str], dict[str, Any]] = {}
     for e in (e for e in events if e["event_type"] == "crm_event"):
@@ -139,11 +140,14 @@ def expected(events: Iterable[dict[str, Any]], funnel: Funnel, windows: Iterable
                 lead_attr.get(lead, no_lead),
                 0,
                 e.get("deal_value_micros") or 0,
+                e["event_id"],
             )
         )
 
     kpi: dict[KpiKey, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for minute, stage, seg, cost, revenue in counted:
+    events_counted: dict[tuple[int, str], dict[str, str]] = defaultdict(dict)
+    for minute, stage, seg, cost, revenue, event_id in counted:
+        events_counted[(minute, stage)][event_id] = seg[0]
         for campaign, dim, value in _segments(*seg):
             row = kpi[(minute, campaign, dim, value, stage)]
             row[0] += 1
@@ -151,7 +155,7 @@ def expected(events: Iterable[dict[str, Any]], funnel: Funnel, windows: Iterable
             row[2] += revenue
 
     rolling = _rolling(kpi, funnel, windows, min(all_minutes), max(all_minutes))
-    return Expected({k: (v[0], v[1], v[2]) for k, v in kpi.items()}, rolling)
+    return Expected({k: (v[0], v[1], v[2]) for k, v in kpi.items()}, rolling, events_counted)
 
 
 def _rolling(

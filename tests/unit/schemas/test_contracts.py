@@ -82,3 +82,39 @@ def test_schema_requires_fields_without_defaults_only() -> None:
     required = set(json_schema(AdClick)["required"])
     assert {"event_id", "click_id", "cost_micros"} <= required
     assert "device" not in required
+
+
+# values that JSON Schema validators are known to disagree on, for every field type
+_ODD_VALUES: list[object] = [
+    None, True, False, 0, -1, 1, 1.0, 0.5, 2**63, -(2**63), float("nan"), "", "x",
+    "x" * 201, "x" * 501, "2026-11-29T11:59:00Z", "2026-11-29 11:59:00", "2026-13-45T99:99Z",
+    [], {}, ["a"], {"a": 1},
+]  # fmt: skip
+
+
+def _minimal_valid(record: type) -> dict[str, object]:
+    by_type = {"schema_version": 1, "status": "contacted", "event_time": "2026-11-29T11:59:00Z"}
+    data: dict[str, object] = {"event_type": record.event_type}  # type: ignore[attr-defined]
+    for name in json_schema(record)["required"][1:]:
+        data[name] = by_type.get(name, 1 if "micros" in name else "v")
+    return data
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
+def test_the_quick_check_accepts_nothing_jsonschema_refuses(event_type: str) -> None:
+    from funnelwatch.schemas.contracts import _VALIDATORS, _passes_quick_check
+
+    record = EVENT_TYPES[event_type]
+    base = _minimal_valid(record)
+    assert _passes_quick_check(event_type, base) and _VALIDATORS[event_type].is_valid(base)
+    refused_by_both = 0
+    for name in [*record._options.fields, "event_type"]:
+        for value in _ODD_VALUES:
+            data = {**base, name: value}
+            full = _VALIDATORS[event_type].is_valid(data)
+            if _passes_quick_check(event_type, data):
+                assert full, f"{name}={value!r}: quick check accepts what jsonschema refuses"
+            refused_by_both += not full
+        missing = {k: v for k, v in base.items() if k != name}
+        assert _passes_quick_check(event_type, missing) <= _VALIDATORS[event_type].is_valid(missing)
+    assert refused_by_both > 50  # the odd values do exercise refusals
