@@ -8,9 +8,9 @@ leave it paused for good; the sink always has a backlog after a crash, so it rea
     fetch a batch -> FactSink.flush (ClickHouse acknowledged) -> commit those offsets
 
 Invariant: an offset is committed only after every fact before it is durable in
-ClickHouse. On a revocation the buffered facts are flushed and committed first; on a
-crash nothing buffered is committed, so those facts are read again (writes are
-idempotent).
+ClickHouse. On a revocation the buffered facts are flushed and committed first, after
+any batch already on its way (one flush-and-commit at a time); on a crash nothing
+buffered is committed, so those facts are read again (writes are idempotent).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class SinkConsumer:
         self._batch_seconds = batch_seconds
         self._buffer: list[Fact] = []
         self._consumer: AIOKafkaConsumer | None = None
+        self._flushing = asyncio.Lock()
 
     async def run(self) -> None:
         """Consume until cancelled; cancellation drops (does not commit) the buffer."""
@@ -85,15 +86,18 @@ class SinkConsumer:
             await consumer.stop()
 
     async def flush_and_commit(self) -> None:
-        consumer = self._consumer
-        if consumer is None:
-            return
-        if self._buffer:
-            batch, self._buffer = self._buffer, []
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._executor, self._sink.flush, batch)
-        # Positions are just past the records fetched, all of which are now in ClickHouse.
-        await consumer.commit()
+        # One at a time: a revocation arriving while a batch is on its way to ClickHouse
+        # must not commit the positions past that batch before it is durable.
+        async with self._flushing:
+            consumer = self._consumer
+            if consumer is None:
+                return
+            if self._buffer:
+                batch, self._buffer = self._buffer, []
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(self._executor, self._sink.flush, batch)
+            # Positions are just past the records fetched, all of which are now in ClickHouse.
+            await consumer.commit()
 
     async def lags(self) -> dict[tuple[str, int], int | None]:
         """Per assigned partition: high watermark minus committed offset (see lag.py)."""
