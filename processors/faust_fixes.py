@@ -21,7 +21,10 @@ Invariants restored here:
 - when ``ProducerBuffer.flush`` returns, every message put into the buffer before the
   call has been acknowledged by Kafka (or flush raised);
 - an offset is delivered to the agents before any later offset of its partition is;
-  a jump is read again from the first missing offset, never skipped;
+  a jump is read again from the first missing offset, never skipped — also on a
+  group's first start, where no seek names the first offset (the log's start is the
+  first offset then, as records fetched during the first table recovery can be
+  dropped there too);
 - a stream partition with records waiting is never left unfetched, and its committed
   offset never stays behind what was handed over: after a restart Faust can leave one
   partition out of its fetches for good (paused by its flow control, or fetched up to
@@ -164,6 +167,10 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                     await asyncio.sleep(0)
                     since_yield = 0
                 offset = message.offset
+                if tp not in nxt and acks_enabled_for(tp.topic) and not self._is_changelog_tp(tp):
+                    start = await _first_offset(self, tp)
+                    if start is not None:
+                        nxt[tp] = start
                 verdict = deliverable(tp, offset)
                 if verdict is None:
                     expected = nxt[tp]
@@ -199,6 +206,18 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
         raise
     finally:
         self.diag.unset_flag(CONSUMER_FETCHING)
+
+
+async def _first_offset(consumer: Any, tp: Any) -> int | None:
+    """Where a partition's reading starts when no seek said so: its committed offset,
+    else (a new group reading from the earliest offset) the start of its log."""
+    committed = _committed_offset(consumer, tp)
+    if committed is not None:
+        return committed
+    if consumer.app.conf.consumer_auto_offset_reset != "earliest":
+        return None  # reading starts at the end: nothing before it is owed
+    earliest: dict[Any, int] = await consumer.earliest_offsets(tp)
+    return earliest.get(tp)
 
 
 def watch_stalls(app: Any, interval: float = 5.0) -> None:

@@ -82,7 +82,7 @@ class _FakeConsumer:
 
     consumer_stopped_errors: tuple[type[BaseException], ...] = (ConnectionError,)
 
-    def __init__(self, batches: list[list[int]], start: int) -> None:
+    def __init__(self, batches: list[list[int]], start: int | None, log_start: int = 0) -> None:
         self._batches = batches
         self._stopped = _Stopped()
         self._read_offset: dict[Any, int | None] = {}
@@ -95,7 +95,11 @@ class _FakeConsumer:
         self.diag = type("Diag", (), {"set_flag": _ignore, "unset_flag": _ignore})()
         self.app = type("App", (), {})()
         self.app.topics = type("Topics", (), {"acks_enabled_for": staticmethod(bool)})()
-        faust_fixes._next_offsets(self)[PARTITION] = start
+        self.app.conf = type("Conf", (), {"consumer_auto_offset_reset": "earliest"})()
+        self._committed_offset: dict[TP, int | None] = {}
+        self.log_start = log_start
+        if start is not None:
+            faust_fixes._next_offsets(self)[PARTITION] = start
 
     def _is_changelog_tp(self, tp: Any) -> bool:
         return False
@@ -106,6 +110,9 @@ class _FakeConsumer:
     async def seek(self, tp: TP, offset: int) -> None:
         self.seeks.append((tp, offset))
         faust_fixes._next_offsets(self)[tp] = offset
+
+    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+        return dict.fromkeys(tps, self.log_start)
 
     async def callback(self, message: Any) -> None:
         self.delivered.append(message.offset)
@@ -129,6 +136,25 @@ def test_offsets_fetched_past_unprocessed_records_are_read_again_in_order() -> N
     asyncio.run(faust_fixes._drain_messages(consumer, fetcher))
     assert consumer.seeks == [(PARTITION, 10)]
     assert consumer.delivered == list(range(10, 16))
+
+
+def test_a_new_group_hands_over_a_partition_from_the_start_of_its_log() -> None:
+    # No committed offset and no seek: records 0-2, fetched while the tables of the first
+    # start recovered, were dropped; Faust would hand over 3 first and commit past 0-2.
+    consumer = _FakeConsumer([[3, 4], list(range(0, 6))], start=None)
+    fetcher = type("Fetcher", (), {"_stopped": _Stopped()})()
+    asyncio.run(faust_fixes._drain_messages(consumer, fetcher))
+    assert consumer.seeks == [(PARTITION, 0)]
+    assert consumer.delivered == list(range(0, 6))
+
+
+def test_a_partition_with_a_committed_offset_and_no_seek_starts_there() -> None:
+    consumer = _FakeConsumer([[12], [10, 11, 12]], start=None, log_start=0)
+    consumer._committed_offset[PARTITION] = 10
+    fetcher = type("Fetcher", (), {"_stopped": _Stopped()})()
+    asyncio.run(faust_fixes._drain_messages(consumer, fetcher))
+    assert consumer.seeks == [(PARTITION, 10)]
+    assert consumer.delivered == [10, 11, 12]
 
 
 def test_only_a_fetch_that_comes_back_empty_marks_the_consumer_caught_up() -> None:
