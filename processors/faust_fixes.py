@@ -82,6 +82,7 @@ def install() -> None:
     ProducerBuffer.put = put  # type: ignore[method-assign]
     ProducerBuffer.flush = flush  # type: ignore[method-assign]
     Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
+    ThreadDelegateConsumer.committed_on_broker = _committed_on_broker  # type: ignore[attr-defined]
     _track_seeks()
 
 
@@ -209,15 +210,26 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
 
 
 async def _first_offset(consumer: Any, tp: Any) -> int | None:
-    """Where a partition's reading starts when no seek said so: its committed offset,
-    else (a new group reading from the earliest offset) the start of its log."""
+    """Where a partition's reading starts when no seek said so: its committed offset
+    (Faust's, else the broker's: a record can arrive before Faust's own seek to the
+    committed offsets ran), else, for a new group reading from the earliest offset,
+    the start of its log."""
     committed = _committed_offset(consumer, tp)
-    if committed is not None:
-        return committed
+    if committed is None:
+        committed = await consumer.committed_on_broker(tp)
+    if committed is not None and committed >= 0:
+        return int(committed)
     if consumer.app.conf.consumer_auto_offset_reset != "earliest":
         return None  # reading starts at the end: nothing before it is owed
     earliest: dict[Any, int] = await consumer.earliest_offsets(tp)
     return earliest.get(tp)
+
+
+async def _committed_on_broker(self: Any, tp: Any) -> int | None:
+    """The group's committed offset of ``tp`` as the broker has it (None: none yet)."""
+    thread = self._thread
+    offset: int | None = await thread.call_thread(thread._ensure_consumer().committed, tp)
+    return offset
 
 
 def watch_stalls(app: Any, interval: float = 5.0) -> None:

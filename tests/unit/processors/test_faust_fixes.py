@@ -97,6 +97,7 @@ class _FakeConsumer:
         self.app.topics = type("Topics", (), {"acks_enabled_for": staticmethod(bool)})()
         self.app.conf = type("Conf", (), {"consumer_auto_offset_reset": "earliest"})()
         self._committed_offset: dict[TP, int | None] = {}
+        self.broker_committed: dict[TP, int] = {}
         self.log_start = log_start
         if start is not None:
             faust_fixes._next_offsets(self)[PARTITION] = start
@@ -113,6 +114,9 @@ class _FakeConsumer:
 
     async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
         return dict.fromkeys(tps, self.log_start)
+
+    async def committed_on_broker(self, tp: TP) -> int | None:
+        return self.broker_committed.get(tp)
 
     async def callback(self, message: Any) -> None:
         self.delivered.append(message.offset)
@@ -155,6 +159,17 @@ def test_a_partition_with_a_committed_offset_and_no_seek_starts_there() -> None:
     asyncio.run(faust_fixes._drain_messages(consumer, fetcher))
     assert consumer.seeks == [(PARTITION, 10)]
     assert consumer.delivered == [10, 11, 12]
+
+
+def test_a_record_arriving_before_fausts_seek_starts_at_the_brokers_committed_offset() -> None:
+    # Seen after a restart: the first record came before Faust had read the committed
+    # offsets; reading from the start of the log would replay the whole partition.
+    consumer = _FakeConsumer([[5137, 5138]], start=None, log_start=0)
+    consumer.broker_committed[PARTITION] = 5137
+    fetcher = type("Fetcher", (), {"_stopped": _Stopped()})()
+    asyncio.run(faust_fixes._drain_messages(consumer, fetcher))
+    assert consumer.seeks == []
+    assert consumer.delivered == [5137, 5138]
 
 
 def test_only_a_fetch_that_comes_back_empty_marks_the_consumer_caught_up() -> None:
