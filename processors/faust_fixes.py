@@ -169,7 +169,11 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                     since_yield = 0
                 offset = message.offset
                 if tp not in nxt and acks_enabled_for(tp.topic) and not self._is_changelog_tp(tp):
-                    start = await _first_offset(self, tp)
+                    try:
+                        start = await _first_offset(self, tp)
+                    except Exception as exc:  # the broker is away: check from the next record
+                        log.warning("%s:%s: first offset unknown: %r", tp.topic, tp.partition, exc)
+                        start = None
                     if start is not None:
                         nxt[tp] = start
                 verdict = deliverable(tp, offset)

@@ -172,6 +172,18 @@ def test_a_record_arriving_before_fausts_seek_starts_at_the_brokers_committed_of
     assert consumer.delivered == [5137, 5138]
 
 
+def test_a_broker_that_cannot_tell_the_first_offset_does_not_stop_the_fetch_loop() -> None:
+    consumer = _FakeConsumer([[7, 8]], start=None)
+
+    async def unreachable(tp: TP) -> int | None:
+        raise ConnectionRefusedError("broker away")
+
+    consumer.committed_on_broker = unreachable  # type: ignore[method-assign]
+    fetcher = type("Fetcher", (), {"_stopped": _Stopped()})()
+    asyncio.run(faust_fixes._drain_messages(consumer, fetcher))
+    assert consumer.delivered == [7, 8]
+
+
 def test_only_a_fetch_that_comes_back_empty_marks_the_consumer_caught_up() -> None:
     fetcher = type("Fetcher", (), {"_stopped": _Stopped()})()
     busy = _FakeConsumer([[10, 11], [12]], start=10)
