@@ -142,9 +142,9 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
     state = self.__dict__
     loop = asyncio.get_running_loop()
 
-    def deliverable(tp: Any, offset: int) -> bool | None:
+    def deliverable(tp: Any, offset: int, stream: bool) -> bool | None:
         """True: hand it over; False: already handed over; None: records before it are missing."""
-        if not acks_enabled_for(tp.topic) or self._is_changelog_tp(tp):
+        if not stream:
             # changelogs are compacted (real holes): Faust's own rule
             last = read_offset.get(tp)
             return last is None or offset >= last
@@ -168,7 +168,8 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                     await asyncio.sleep(0)
                     since_yield = 0
                 offset = message.offset
-                if tp not in nxt and acks_enabled_for(tp.topic) and not self._is_changelog_tp(tp):
+                stream = acks_enabled_for(tp.topic) and not self._is_changelog_tp(tp)
+                if stream and tp not in nxt:
                     try:
                         start = await _first_offset(self, tp)
                     except Exception as exc:  # the broker is away: check from the next record
@@ -176,7 +177,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                         start = None
                     if start is not None:
                         nxt[tp] = start
-                verdict = deliverable(tp, offset)
+                verdict = deliverable(tp, offset, stream)
                 if verdict is None:
                     expected = nxt[tp]
                     if rewinding.get(tp) != expected:
