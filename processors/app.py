@@ -29,7 +29,7 @@ from funnelwatch.settings import Settings, current_settings
 from funnelwatch.streams.admin import ensure_topics
 from funnelwatch.streams.catalogue import catalogue
 
-from . import agents, faust_fixes, lag
+from . import agents, faust_fixes, lag, metrics
 from .alerting import wiring as alerting
 from .sink import FactSink
 from .sink_consumer import SinkConsumer
@@ -108,6 +108,7 @@ class Pipeline:
         )
         app.pipeline = self  # type: ignore[attr-defined]
         self.sources = app.topic(*(t.name for t in cat.sources), value_serializer="raw")
+        metrics.declare_series(t.name for t in cat.sources)
         self.dead_letter = app.topic(cat.dead_letter.name, value_serializer="raw")
         self.by_click = app.topic(cat.by_click.name, key_serializer="raw", value_serializer="json")
         self.by_lead = app.topic(cat.by_lead.name, key_serializer="raw", value_serializer="json")

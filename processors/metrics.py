@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from funnelwatch.schemas.contracts import REJECT_REASONS
+from funnelwatch.schemas.events import EVENT_TYPES
 
 EVENTS_IN = Counter(
     "funnelwatch_events_total", "Valid events accepted, by event type", ["event_type"]
@@ -49,10 +54,7 @@ CONSUMER_LAG = Gauge(
     "(log end offset minus committed offset), refreshed every few seconds",
     ["topic", "partition"],
 )
-# Both kinds exist from the start at 0, so rate()/increase() in Prometheus see the first
-# error too (a series born at 1 shows no increase).
-for _kind in ("retry", "fatal"):
-    SINK_ERRORS.labels(kind=_kind)
+
 
 ALERT_DELIVERY_FAILURES = Counter(
     "funnelwatch_alert_delivery_failures_total",
@@ -67,3 +69,24 @@ DETECTOR_CURSOR = Gauge(
     "funnelwatch_detector_cursor_timestamp_seconds",
     "Last minute the detectors judged (event time); 0 before any",
 )
+
+
+def declare_series(source_topics: Iterable[str]) -> None:
+    """Create every counter series whose labels are known in advance, at 0.
+
+    Prometheus takes the first sample of a series as its start, not as an increase from
+    zero: a series born after a burst shows no rate for that burst (a worker can route
+    thousands of records between two scrapes). Series declared before the first record
+    make rate() and increase() see every count.
+    """
+    for event_type in EVENT_TYPES:
+        EVENTS_IN.labels(event_type=event_type)
+    for topic in source_topics:
+        for reason in REJECT_REASONS:
+            DEAD_LETTERS.labels(reason=reason, topic=topic)
+    for method in ("click", "utm", "none"):
+        ATTRIBUTIONS.labels(method=method)
+    for parent in ("click", "lead"):
+        REATTRIBUTED.labels(parent=parent)
+    for kind in ("retry", "fatal"):
+        SINK_ERRORS.labels(kind=kind)

@@ -126,6 +126,20 @@ def _passes_quick_check(event_type: str, data: Any) -> bool:
     return True
 
 
+#: Every category a rejected record can fall in (the text before the first colon of its
+#: first problem). Closed, so the worker can declare each dead-letter series at zero.
+REJECT_REASONS = (
+    "empty",
+    "malformed_json",
+    "not_an_object",
+    "unknown_event_type",
+    "schema",
+    "future_event_time",
+    "ancient_event_time",
+    "absurd_cost",
+)
+
+
 class InvalidEvent(ValueError):
     """A record that is not a valid event; ``problems`` lists each reason."""
 

@@ -185,6 +185,15 @@ def test_worker_is_scraped_and_a_funnel_alert_reaches_the_webhook_once_per_campa
             lambda: prometheus.query(f'up{{job="funnelwatch", instance="{worker_target}"}} == 1'),
             "Prometheus to scrape the worker",
         )
+        # The counters exist at zero before the first record: a series born after a
+        # burst would show Prometheus no increase, and the ratio below would stay empty.
+        wait_for(
+            lambda: prometheus.query(
+                f'funnelwatch_dead_letters_total{{instance="{worker_target}", '
+                f'reason="schema", topic="{env.name}.ad-clicks"}} == 0'
+            ),
+            "the dead-letter counter at zero before any record",
+        )
         # Records sent while Prometheus watches, so rates are not zero: 2,000 of them,
         # 5% malformed, for throughput, dead letters and lag on real data.
         env.run("simulate", "--events", "2000", "--malformed", "0.05", "--seed", "3")

@@ -10,6 +10,7 @@ import pytest
 
 from funnelwatch.schemas.contracts import (
     JSONSCHEMA_DIR,
+    REJECT_REASONS,
     InvalidEvent,
     json_schema,
     validate_raw,
@@ -42,24 +43,32 @@ def test_valid_click_becomes_a_typed_record_in_utc() -> None:
     assert event.event_time == datetime(2026, 11, 29, 11, 59, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(
-    ("raw", "reason"),
-    [
-        (b"{not json", "malformed_json"),
-        (b"\xff\xfe", "malformed_json"),
-        (b"[1, 2]", "not_an_object"),
-        (_raw(event_type="page_view"), "unknown_event_type"),
-        (_raw(cost_micros=-1), "schema"),
-        (_raw(event_id=None), "schema"),
-        (_raw(event_time="2036-01-01T00:00:00Z"), "future_event_time"),
-        (_raw(event_time="2026-11-29T11:00:00"), "schema"),
-        (_raw(cost_micros=10**12), "absurd_cost"),
-    ],
-)
-def test_bad_records_are_rejected_with_their_reason(raw: bytes, reason: str) -> None:
+BAD_RECORDS = [
+    (None, "empty"),
+    (b"{not json", "malformed_json"),
+    (b"\xff\xfe", "malformed_json"),
+    (b"[1, 2]", "not_an_object"),
+    (_raw(event_type="page_view"), "unknown_event_type"),
+    (_raw(cost_micros=-1), "schema"),
+    (_raw(event_id=None), "schema"),
+    (_raw(event_time="2036-01-01T00:00:00Z"), "future_event_time"),
+    (_raw(event_time="2026-11-29T11:00:00"), "schema"),
+    (_raw(event_time="2000-01-02T00:00:00Z"), "ancient_event_time"),
+    (_raw(cost_micros=10**12), "absurd_cost"),
+]
+
+
+@pytest.mark.parametrize(("raw", "reason"), BAD_RECORDS)
+def test_bad_records_are_rejected_with_their_reason(raw: bytes | None, reason: str) -> None:
     with pytest.raises(InvalidEvent) as caught:
         validate_raw(raw, now=NOW)
     assert caught.value.reason == reason
+    assert reason in REJECT_REASONS
+
+
+def test_the_declared_reasons_are_exactly_those_records_are_rejected_for() -> None:
+    # the worker declares a dead-letter series per declared reason at start
+    assert sorted(REJECT_REASONS) == sorted({reason for _, reason in BAD_RECORDS})
 
 
 def test_every_problem_of_a_record_is_listed() -> None:
