@@ -175,6 +175,7 @@ def test_worker_is_scraped_and_a_funnel_alert_reaches_the_webhook_once_per_campa
     tmp_path: Path,
     receiver: WebhookReceiver,
     alertmanager: LocalAlertmanager,
+    measured: Callable[[str], None],
 ) -> None:
     started = time.monotonic()
     with scraped_worker(kafka_bootstrap, tmp_path, alertmanager, "prom", partitions=2) as run:
@@ -259,7 +260,11 @@ def test_worker_is_scraped_and_a_funnel_alert_reaches_the_webhook_once_per_campa
         assert {a["status"] for a in resolved[0]["alerts"]} == {"resolved"}
         assert not _campaign_notifications(receiver, "cmp-b", "resolved")
         assert worker.poll() is None, env.tail()
-    assert time.monotonic() - started < 90  # the set-up and tear-down above count too
+    took = time.monotonic() - started
+    measured(f"scrape, rules, notification and resolution in {took:.1f}s")
+    # the test's route timings are seconds; the shipped minutes (a 2 m group interval
+    # before the resolution) would take longer than this on any machine
+    assert took < 120
 
 
 def _alert(**labels: str) -> dict[str, Any]:
