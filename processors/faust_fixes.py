@@ -34,7 +34,16 @@ Invariants restored here:
   tables are not recovering, makes it fetchable again and reads it from its next (or
   committed) offset; records handed over twice are replays the pipeline absorbs;
 - a revoked partition forgets its next offset: Faust drops its acknowledgements, so if
-  the partition comes back its records are handed over again from the committed offset.
+  the partition comes back its records are handed over again from the committed offset;
+- records handed over stay in the agents' queues until taken: Faust empties every
+  stream queue each time it resumes flow, and table recovery resumes flow again after
+  streams have started, dropping records the fetch loop had handed over. Queues are
+  now emptied only when flow resumes after a suspension (a rebalance);
+- no offset is committed past a record that was never acknowledged: Faust's check
+  for an unacknowledged head of a partition let exactly one record through (it
+  compared with the committed offset as if that were the last record processed), and
+  it did not run before a partition's first commit. A dropped record at the head now
+  holds the partition's commits until the watchdog reads it again.
 """
 
 from __future__ import annotations
@@ -45,11 +54,13 @@ from typing import Any
 
 from faust.transport.consumer import CONSUMER_FETCHING, Consumer, ThreadDelegateConsumer
 from faust.transport.producer import ProducerBuffer
+from mode.utils.queues import FlowControlEvent
 
 log = logging.getLogger(__name__)
 
 _UNACKED = "_funnelwatch_unacked"
 _CAUGHT_UP_AT = "_funnelwatch_caught_up_at"  # when a fetch last returned nothing
+_STARTS = "_funnelwatch_starts"  # where reading began for partitions never committed
 #: a partition that has records waiting and has not moved for this long is stuck
 STALL_SECONDS = 20.0
 #: a flush that cannot finish fails (so no offset is committed) instead of hanging
@@ -82,8 +93,39 @@ def install() -> None:
     ProducerBuffer.put = put  # type: ignore[method-assign]
     ProducerBuffer.flush = flush  # type: ignore[method-assign]
     Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
+    _hold_commits_behind_unacked_head()
+    _keep_queues_while_flowing()
     ThreadDelegateConsumer.committed_on_broker = _committed_on_broker  # type: ignore[attr-defined]
     _track_seeks()
+
+
+def _hold_commits_behind_unacked_head() -> None:
+    original = Consumer._new_offset
+
+    def _new_offset(self: Any, tp: Any) -> int | None:
+        acked: list[int] = self._acked[tp]
+        if acked:
+            # the committed offset is the next record to process, so it must be acked
+            head = _committed_offset(self, tp)
+            if head is None:
+                head = self.__dict__.get(_STARTS, {}).get(tp)
+            if head is not None and min(acked) > head:
+                return None
+        result: int | None = original(self, tp)
+        return result
+
+    Consumer._new_offset = _new_offset  # type: ignore[method-assign]
+
+
+def _keep_queues_while_flowing() -> None:
+    original = FlowControlEvent.resume
+
+    def resume(self: FlowControlEvent) -> None:
+        if self.is_active():
+            return  # already flowing: the queues hold records handed over since
+        original(self)
+
+    FlowControlEvent.resume = resume  # type: ignore[method-assign]
 
 
 def _next_offsets(consumer: Any) -> dict[Any, int]:
@@ -177,6 +219,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                         start = None
                     if start is not None:
                         nxt[tp] = start
+                        state.setdefault(_STARTS, {})[tp] = start
                 verdict = deliverable(tp, offset, stream)
                 if verdict is None:
                     expected = nxt[tp]
@@ -249,7 +292,10 @@ def watch_stalls(app: Any, interval: float = 5.0) -> None:
 
     It judges by what it sees, not by Faust's ``rebalancing`` flag: Faust leaves that
     flag set when a recovery ends on a stale generation, and a watchdog gated on it
-    stayed silent through a stall. It never acts while tables recover or flow is stopped
+    stayed silent through a stall. A record dropped at the head of a partition whose later
+    records were acknowledged holds its commits (see above); it is read again once the
+    commit has stood still for ``STALL_SECONDS``, backlog or not. It never acts while
+    tables recover or flow is stopped
     (a partition paused then is paused on purpose) and says so when that lasts, nor
     while the consumer works through a backlog (no fetch came back empty lately).
     """
@@ -283,13 +329,19 @@ def watch_stalls(app: Any, interval: float = 5.0) -> None:
             if not (end > expected or unacked):
                 progress.pop(tp, None)
                 continue
+            # Later records acknowledged while the one at the commit is not: it was
+            # dropped (one agent takes a partition's records in order), so reading goes
+            # on past it and only its commit standing still tells.
+            acked_after = consumer._acked.get(tp)
+            dropped_head = unacked and bool(acked_after) and min(acked_after) > committed
+            mark = (-1, committed) if dropped_head else (expected, committed)
             since = progress.get(tp)
-            if since is None or since[0] != (expected, committed):
-                progress[tp] = ((expected, committed), now)
+            if since is None or since[0] != mark:
+                progress[tp] = (mark, now)
                 continue
             if now - since[1] < STALL_SECONDS:
                 continue
-            if not caught_up:
+            if not (caught_up or dropped_head):
                 continue
             held = "tables in recovery" if app.in_recovery else None
             held = held or (None if consumer.flow_active else "flow stopped")

@@ -1,14 +1,18 @@
-"""The producer-buffer flush that offset commits rely on (see processors/faust_fixes.py)."""
+"""The corrections to Faust that offset commits rely on (see processors/faust_fixes.py)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from faust.transport.consumer import Consumer
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP
+from intervaltree import IntervalTree
+from mode.utils.queues import FlowControlEvent, FlowControlQueue
 
 from funnelwatch.processors import faust_fixes
 
@@ -194,6 +198,50 @@ def test_only_a_fetch_that_comes_back_empty_marks_the_consumer_caught_up() -> No
     assert idle.__dict__[faust_fixes._CAUGHT_UP_AT] > 0
 
 
+def _commit_state(committed: int | None, acked: list[int], start: int | None = None) -> Any:
+    """A bare Faust consumer holding only what its commit bookkeeping reads."""
+    faust_fixes.install()
+    consumer: Any = type("CommitState", (), {"_new_offset": Consumer._new_offset})()
+    consumer._acked = defaultdict(list, {PARTITION: list(acked)})
+    consumer._acked_index = defaultdict(set, {PARTITION: set(acked)})
+    consumer._committed_offset = defaultdict(lambda: None, {PARTITION: committed})
+    consumer._gap = defaultdict(IntervalTree)
+    if start is not None:
+        consumer.__dict__[faust_fixes._STARTS] = {PARTITION: start}
+    return consumer
+
+
+def test_no_commit_passes_an_unacknowledged_record_at_the_committed_offset() -> None:
+    # Seen in CI: by-lead:0 committed 5191, the record 5191 was dropped from the agent's
+    # queue, 5192 on were processed, and Faust committed 5413: the form was never counted.
+    held = _commit_state(committed=5191, acked=[5192, 5193])
+    assert held._new_offset(PARTITION) is None
+    assert held._acked[PARTITION] == [5192, 5193]  # kept for when 5191 comes again
+    whole = _commit_state(committed=5191, acked=[5191, 5192, 5193])
+    assert whole._new_offset(PARTITION) == 5194
+
+
+def test_before_its_first_commit_a_partition_commits_only_from_where_reading_began() -> None:
+    assert _commit_state(committed=None, acked=[1, 2], start=0)._new_offset(PARTITION) is None
+    assert _commit_state(committed=None, acked=[0, 1, 2], start=0)._new_offset(PARTITION) == 3
+
+
+def test_resuming_flow_that_already_flows_keeps_the_records_queued_for_the_agents() -> None:
+    # Table recovery resumes flow again after streams started; each resume emptied the
+    # agents' queues, dropping records the fetch loop had already handed over.
+    faust_fixes.install()
+    flow = FlowControlEvent(initially_suspended=False)
+    queue: FlowControlQueue[int] = FlowControlQueue(flow_control=flow, clear_on_resume=True)
+    queue.put_nowait(5191)
+    flow.resume()
+    assert queue.qsize() == 1
+    # after a real suspension (a rebalance) the queues are still emptied, as Faust intends
+    flow.suspend()
+    flow.resume()
+    assert queue.qsize() == 0
+    assert flow.is_active()
+
+
 def test_records_fetched_again_after_a_seek_back_are_handed_over_once() -> None:
     consumer = _FakeConsumer([[10, 11], [10, 11, 12]], start=10)
     fetcher = type("Fetcher", (), {"_stopped": _Stopped()})()
@@ -212,6 +260,7 @@ class _WatchedConsumer(_FakeConsumer):
         self._buffered_partitions: set[TP] = set()
         self._active: set[TP] = set()
         self._committed_offset: dict[TP, int] = {}
+        self._acked: dict[TP, list[int]] = {}
         # a fetch came back empty "now" whatever the loop's clock: the consumer caught up
         self.__dict__[faust_fixes._CAUGHT_UP_AT] = float("inf")
 
@@ -337,3 +386,16 @@ def test_a_consumer_working_through_a_backlog_leaves_waiting_partitions_alone(
     consumer.__dict__[faust_fixes._CAUGHT_UP_AT] = float("-inf")  # no empty fetch lately
     watch_twice(consumer)
     assert consumer.seeks == []
+
+
+def test_a_dropped_head_record_is_read_again_even_while_working_through_a_backlog(
+    watch_twice: Watch,
+) -> None:
+    # 5191 was dropped from the agent's queue, 5192 on were processed: commits wait at
+    # 5191 and reading goes on, so only the standing commit can tell
+    consumer = _WatchedConsumer(end=9000, start=5400)
+    consumer._committed_offset[PARTITION] = 5191
+    consumer._acked[PARTITION] = [5192, 5193]
+    consumer.__dict__[faust_fixes._CAUGHT_UP_AT] = float("-inf")  # no empty fetch lately
+    watch_twice(consumer)
+    assert consumer.seeks == [(PARTITION, 5191)]
