@@ -93,7 +93,8 @@ def _diff(name: str, got: dict, want: dict) -> str:  # type: ignore[type-arg]
 
 def _explain(url: str, got: dict, want: Expected) -> str:  # type: ignore[type-arg]
     """Why the first wrong KPI rows differ: the events ClickHouse and the oracle count
-    differently in their minute and stage, with every version of their facts."""
+    differently (or in another segment) in their minute and stage, with every version
+    of their facts."""
     keys = sorted({(k[0], k[4]) for k in set(got) ^ set(want.kpi)})
     keys += sorted({(k[0], k[4]) for k in want.kpi if k in got and got[k] != want.kpi[k]})
     keys = list(dict.fromkeys(keys))
@@ -102,12 +103,13 @@ def _explain(url: str, got: dict, want: Expected) -> str:  # type: ignore[type-a
     try:
         for minute, stage in keys[:3]:
             rows = client.execute(
-                "SELECT event_id, argMax(campaign_id, version), argMax(counted, version) "
-                "FROM funnel_facts WHERE minute = toDateTime(%(m)s) AND stage = %(s)s "
-                "GROUP BY event_id",
+                "SELECT event_id, argMax(counted, version), argMax(campaign_id, version), "
+                "argMax(channel, version), argMax(ad_group_id, version), "
+                "argMax(device, version), argMax(geo, version) FROM funnel_facts "
+                "WHERE minute = toDateTime(%(m)s) AND stage = %(s)s GROUP BY event_id",
                 {"m": minute, "s": stage},
             )
-            stored = {r[0]: r[1] for r in rows if r[2]}
+            stored = {r[0]: "/".join(r[2:]) for r in rows if r[1]}
             expected = want.counted.get((minute, stage), {})
             odd = sorted(
                 e for e in stored.keys() | expected.keys() if stored.get(e) != expected.get(e)
@@ -118,7 +120,8 @@ def _explain(url: str, got: dict, want: Expected) -> str:  # type: ignore[type-a
                     f"{e}: ClickHouse counts {stored.get(e)}, oracle {expected.get(e)}, versions "
                     + str(
                         client.execute(
-                            "SELECT version, campaign_id, counted, attribution, lead_id, "
+                            "SELECT version, campaign_id, channel, counted, attribution, "
+                            "lead_id, "
                             "source_topic, source_partition, source_offset FROM funnel_facts "
                             "WHERE event_id = %(e)s ORDER BY version",
                             {"e": e},

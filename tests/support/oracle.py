@@ -48,7 +48,8 @@ def valid_events(ground_truth: Path) -> list[dict[str, Any]]:
 class Expected:
     kpi: dict[KpiKey, tuple[int, int, int]]  # events, cost_micros, revenue_micros
     rolling: dict[RollKey, tuple[int, int]]  # from_events, to_events
-    #: (minute, stage) -> {event_id: campaign} of the counted events (for failure reports)
+    #: (minute, stage) -> {event_id: "campaign/channel/ad group/device/geo"} of the
+    #: counted events (for failure reports)
     counted: dict[tuple[int, str], dict[str, str]]
 
 
@@ -147,7 +148,7 @@ def expected(events: Iterable[dict[str, Any]], funnel: Funnel, windows: Iterable
     kpi: dict[KpiKey, list[int]] = defaultdict(lambda: [0, 0, 0])
     events_counted: dict[tuple[int, str], dict[str, str]] = defaultdict(dict)
     for minute, stage, seg, cost, revenue, event_id in counted:
-        events_counted[(minute, stage)][event_id] = seg[0]
+        events_counted[(minute, stage)][event_id] = "/".join(seg)
         for campaign, dim, value in _segments(*seg):
             row = kpi[(minute, campaign, dim, value, stage)]
             row[0] += 1
