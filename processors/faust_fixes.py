@@ -43,7 +43,10 @@ Invariants restored here:
   for an unacknowledged head of a partition let exactly one record through (it
   compared with the committed offset as if that were the last record processed), and
   it did not run before a partition's first commit. A dropped record at the head now
-  holds the partition's commits until the watchdog reads it again.
+  holds the partition's commits until the watchdog reads it again;
+- records that retention deleted before they were read (a worker stopped for longer
+  than a topic's retention) are skipped with a warning, from the first missing offset
+  to the log start; reading them again could only stall the partition.
 """
 
 from __future__ import annotations
@@ -60,7 +63,9 @@ log = logging.getLogger(__name__)
 
 _UNACKED = "_funnelwatch_unacked"
 _CAUGHT_UP_AT = "_funnelwatch_caught_up_at"  # when a fetch last returned nothing
-_STARTS = "_funnelwatch_starts"  # where reading began for partitions never committed
+#: per partition, the offset below which nothing is owed: where reading began before a
+#: first commit, or the log start after retention deleted records never read
+_FLOORS = "_funnelwatch_floors"
 #: a partition that has records waiting and has not moved for this long is stuck
 STALL_SECONDS = 20.0
 #: a flush that cannot finish fails (so no offset is committed) instead of hanging
@@ -106,9 +111,7 @@ def _hold_commits_behind_unacked_head() -> None:
         acked: list[int] = self._acked[tp]
         if acked:
             # the committed offset is the next record to process, so it must be acked
-            head = _committed_offset(self, tp)
-            if head is None:
-                head = self.__dict__.get(_STARTS, {}).get(tp)
+            head = _head(self, tp)
             if head is not None and min(acked) > head:
                 return None
         result: int | None = original(self, tp)
@@ -219,8 +222,12 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                         start = None
                     if start is not None:
                         nxt[tp] = start
-                        state.setdefault(_STARTS, {})[tp] = start
+                        _floors(self)[tp] = start
                 verdict = deliverable(tp, offset, stream)
+                # a jump not read again yet may be records retention deleted unread
+                fresh_jump = verdict is None and rewinding.get(tp) != nxt[tp]
+                if fresh_jump and await _skip_deleted(self, tp):
+                    verdict = deliverable(tp, offset, stream)
                 if verdict is None:
                     expected = nxt[tp]
                     if rewinding.get(tp) != expected:
@@ -255,6 +262,42 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
         raise
     finally:
         self.diag.unset_flag(CONSUMER_FETCHING)
+
+
+def _floors(consumer: Any) -> dict[Any, int]:
+    found: dict[Any, int] = consumer.__dict__.setdefault(_FLOORS, {})
+    return found
+
+
+def _head(consumer: Any, tp: Any) -> int | None:
+    """The first record of ``tp`` that is owed and not committed yet (None: unknown)."""
+    known = [
+        o for o in (_committed_offset(consumer, tp), _floors(consumer).get(tp)) if o is not None
+    ]
+    return max(known) if known else None
+
+
+async def _skip_deleted(consumer: Any, tp: Any) -> bool:
+    """Move past records of ``tp`` that retention deleted before they were read, if any."""
+    expected = _next_offsets(consumer)[tp]
+    try:
+        earliest: dict[Any, int] = await consumer.earliest_offsets(tp)
+    except Exception as exc:  # the broker is away: read the jump again instead
+        log.warning("%s:%s: log start unknown: %r", tp.topic, tp.partition, exc)
+        return False
+    log_start = earliest.get(tp)
+    if log_start is None or log_start <= expected:
+        return False
+    log.warning(
+        "%s:%s: offsets %s to %s were deleted (retention) before they were read; "
+        "reading on from %s", tp.topic, tp.partition, expected, log_start - 1, log_start,
+    )  # fmt: skip
+    _next_offsets(consumer)[tp] = log_start
+    _floors(consumer)[tp] = log_start
+    # Faust's own head check compares with its committed offset
+    if (_committed_offset(consumer, tp) or 0) < log_start:
+        consumer._committed_offset[tp] = log_start
+    return True
 
 
 async def _first_offset(consumer: Any, tp: Any) -> int | None:
@@ -333,7 +376,10 @@ def watch_stalls(app: Any, interval: float = 5.0) -> None:
             # dropped (one agent takes a partition's records in order), so reading goes
             # on past it and only its commit standing still tells.
             acked_after = consumer._acked.get(tp)
-            dropped_head = unacked and bool(acked_after) and min(acked_after) > committed
+            head = _head(consumer, tp)
+            dropped_head = (
+                unacked and bool(acked_after) and head is not None and min(acked_after) > head
+            )
             mark = (-1, committed) if dropped_head else (expected, committed)
             since = progress.get(tp)
             if since is None or since[0] != mark:

@@ -207,7 +207,7 @@ def _commit_state(committed: int | None, acked: list[int], start: int | None = N
     consumer._committed_offset = defaultdict(lambda: None, {PARTITION: committed})
     consumer._gap = defaultdict(IntervalTree)
     if start is not None:
-        consumer.__dict__[faust_fixes._STARTS] = {PARTITION: start}
+        consumer.__dict__[faust_fixes._FLOORS] = {PARTITION: start}
     return consumer
 
 
@@ -224,6 +224,19 @@ def test_no_commit_passes_an_unacknowledged_record_at_the_committed_offset() -> 
 def test_before_its_first_commit_a_partition_commits_only_from_where_reading_began() -> None:
     assert _commit_state(committed=None, acked=[1, 2], start=0)._new_offset(PARTITION) is None
     assert _commit_state(committed=None, acked=[0, 1, 2], start=0)._new_offset(PARTITION) == 3
+
+
+def test_records_deleted_by_retention_before_they_were_read_are_skipped() -> None:
+    # committed 10, but retention deleted everything below 20 while the worker was down
+    consumer = _FakeConsumer([[20, 21], [22]], start=10, log_start=20)
+    consumer._committed_offset[PARTITION] = 10
+    fetcher = type("Fetcher", (), {"_stopped": _Stopped()})()
+    asyncio.run(faust_fixes._drain_messages(consumer, fetcher))
+    assert consumer.seeks == []
+    assert consumer.delivered == [20, 21, 22]
+    # commits go on from the log start: nothing below it can be acknowledged any more
+    assert consumer._committed_offset[PARTITION] == 20
+    assert _commit_state(committed=20, acked=[20, 21])._new_offset(PARTITION) == 22
 
 
 def test_resuming_flow_that_already_flows_keeps_the_records_queued_for_the_agents() -> None:
