@@ -108,12 +108,8 @@ def _hold_commits_behind_unacked_head() -> None:
     original = Consumer._new_offset
 
     def _new_offset(self: Any, tp: Any) -> int | None:
-        acked: list[int] = self._acked[tp]
-        if acked:
-            # the committed offset is the next record to process, so it must be acked
-            head = _head(self, tp)
-            if head is not None and min(acked) > head:
-                return None
+        if _head_unacked(self, tp):
+            return None
         result: int | None = original(self, tp)
         return result
 
@@ -277,6 +273,14 @@ def _head(consumer: Any, tp: Any) -> int | None:
     return max(known) if known else None
 
 
+def _head_unacked(consumer: Any, tp: Any) -> bool:
+    """Later records of ``tp`` were acknowledged but not its head (the committed offset
+    is the next record to process, so it must be acknowledged first)."""
+    acked: list[int] = consumer._acked.get(tp) or []
+    head = _head(consumer, tp)
+    return bool(acked) and head is not None and min(acked) > head
+
+
 async def _skip_deleted(consumer: Any, tp: Any) -> bool:
     """Move past records of ``tp`` that retention deleted before they were read, if any."""
     expected = _next_offsets(consumer)[tp]
@@ -375,11 +379,7 @@ def watch_stalls(app: Any, interval: float = 5.0) -> None:
             # Later records acknowledged while the one at the commit is not: it was
             # dropped (one agent takes a partition's records in order), so reading goes
             # on past it and only its commit standing still tells.
-            acked_after = consumer._acked.get(tp)
-            head = _head(consumer, tp)
-            dropped_head = (
-                unacked and bool(acked_after) and head is not None and min(acked_after) > head
-            )
+            dropped_head = unacked and _head_unacked(consumer, tp)
             mark = (-1, committed) if dropped_head else (expected, committed)
             since = progress.get(tp)
             if since is None or since[0] != mark:

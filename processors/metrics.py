@@ -9,6 +9,8 @@ from prometheus_client import Counter, Gauge, Histogram
 from funnelwatch.schemas.contracts import REJECT_REASONS
 from funnelwatch.schemas.events import EVENT_TYPES
 
+from .attribution import RANKS
+
 EVENTS_IN = Counter(
     "funnelwatch_events_total", "Valid events accepted, by event type", ["event_type"]
 )
@@ -84,7 +86,7 @@ def declare_series(source_topics: Iterable[str]) -> None:
     for topic in source_topics:
         for reason in REJECT_REASONS:
             DEAD_LETTERS.labels(reason=reason, topic=topic)
-    for method in ("click", "utm", "none"):
+    for method in RANKS:
         ATTRIBUTIONS.labels(method=method)
     for parent in ("click", "lead"):
         REATTRIBUTED.labels(parent=parent)
