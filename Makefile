@@ -16,7 +16,8 @@ TEST_PACKAGES := $(DEMO_PACKAGES) clickhouse-server=clickhouse-server \
 	prometheus=prometheus prometheus-alertmanager=prometheus-alertmanager \
 	chromium=chromium chromedriver=chromium-driver
 
-.PHONY: demo test lint typecheck check system-deps python-deps kafka-jars clean bench-detect
+.PHONY: demo test lint typecheck check system-deps python-deps kafka-jars clean bench-detect \
+	bench-throughput
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +74,16 @@ check: lint typecheck test
 # detectors, a few minutes on one core; ARGS e.g. "--seeds 5 --only form_broken".
 bench-detect: python-deps
 	$(BIN)/python -m benchmarks.detect $(ARGS)
+
+# Throughput benchmark (not part of `make test`, a script, not a timed test): a backlog of
+# 1,000,000 simulated records (cached in ~/.cache/funnelwatch/bench) drained through the
+# real worker on chDB, on the ClickHouse server and with two workers, beside a plain
+# aiokafka reference loop, then the latency at a steady 5,000 events/s; it starts its own
+# Kafka and ClickHouse server. Takes a while; ARGS e.g. "--records 100000 --skip-latency",
+# "--kafka 127.0.0.1:9092 --clickhouse-url clickhouse://default@127.0.0.1:9000/default".
+bench-throughput: python-deps kafka-jars
+	$(MAKE) --no-print-directory system-deps PACKAGES="$(DEMO_PACKAGES) clickhouse-server=clickhouse-server"
+	$(BIN)/python -m benchmarks.throughput $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

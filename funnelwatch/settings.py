@@ -49,24 +49,34 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(
         DEFAULT_DATA_DIR,
-        description="Worker state (Faust tables), embedded ClickHouse and local Kafka live here.",
+        description="The worker's lead store, embedded ClickHouse and local Kafka live here.",
     )
     topic_prefix: str = Field("funnelwatch", description="Prefix of every Kafka topic name.")
     partitions: int = Field(
-        4, ge=1, description="Partitions of every topic the catalogue creates (changelogs too)."
+        4,
+        ge=1,
+        description="Partitions of every topic the catalogue creates (the rollup topic has "
+        "one); at most this many workers share the work.",
     )
     replication_factor: int = Field(1, ge=1, description="Replication factor of created topics.")
-    app_id: str = Field("funnelwatch", description="Faust application id (consumer group).")
+    app_id: str = Field(
+        "funnelwatch",
+        description="Application id: the workers' consumer group (and <app_id>-rollup).",
+    )
     funnel_file: Path | None = Field(
         None, description="YAML funnel definition; empty: the built-in click→…→won funnel."
     )
-    attribution_hold_seconds: int = Field(
-        7 * 24 * 3600,
-        ge=0,
-        description=(
-            "How long (event time) a form whose click has not arrived yet stays ready to be "
-            "re-attributed to that click; after that it keeps its utm attribution."
-        ),
+    click_horizon_days: float = Field(
+        30,
+        gt=0,
+        description="Clicks are kept as join state this long (event time): a form naming an "
+        "older click, or a click arriving this long after its form, is attributed by utm.",
+    )
+    lead_horizon_days: float = Field(
+        180,
+        gt=0,
+        description="A lead's events are kept as join state this long (event time): a CRM "
+        "event of a lead whose form is older counts as unattributed.",
     )
     max_future_skew_seconds: int = Field(
         300, ge=0, description="Events timed further than this in the future are dead-lettered."
@@ -76,11 +86,46 @@ class Settings(BaseSettings):
         ge=0,
         description="Largest plausible cost of one click (micros); above it: dead-letter.",
     )
-    sink_batch_size: int = Field(
-        5000, ge=1, description="Facts per ClickHouse write (the sink flushes at this size)."
+    batch_max_records: int = Field(
+        50_000,
+        ge=1,
+        description="Most source records the hot path reads into one batch (one ClickHouse "
+        "write and one offset commit).",
     )
-    sink_batch_seconds: float = Field(
-        1.0, gt=0, description="Longest a fact waits in the sink buffer before a flush."
+    batch_max_seconds: float = Field(
+        0.5,
+        gt=0,
+        description="Longest a batch waits for records: bounds the latency from an event "
+        "to its KPI at low traffic.",
+    )
+    click_cache_size: int = Field(
+        200_000,
+        ge=0,
+        description="Recent clicks each worker keeps in memory for the forms that follow "
+        "them (older ones are looked up in ClickHouse).",
+    )
+    lead_cache_size: int = Field(
+        50_000,
+        ge=0,
+        description="Lead states each worker keeps decoded in memory (all of its leads are "
+        "in its local lead store).",
+    )
+    consumer_session_timeout_seconds: float = Field(
+        10.0,
+        ge=6,
+        description="A worker that stops answering loses its partitions after this long.",
+    )
+    consumer_max_poll_interval_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="A worker whose consumer does not poll for this long leaves its group "
+        "(it keeps polling, with its partitions paused, while ClickHouse or Kafka is away).",
+    )
+    retry_max_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="Longest wait between two attempts to reach ClickHouse or Kafka again: "
+        "the worker resumes at most this long after the service is back.",
     )
     rolling_windows_minutes: tuple[int, ...] = Field(
         (15, 60, 1440),

@@ -209,7 +209,8 @@ class LocalClickHouseServer(ServerProcess):
             raise LocalClickHouseError(f"already running (pid {self._proc.pid})")
         command = self.install()
         started = time.monotonic()
-        self.tcp_port, self.http_port = free_port(), free_port()
+        if not self.tcp_port:  # a restart keeps its ports, so clients keep their URL
+            self.tcp_port, self.http_port = free_port(), free_port()
         for sub in ("log", "data", "tmp", "user_files"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         config = self.home / "config.xml"

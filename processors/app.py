@@ -1,9 +1,15 @@
-"""The Faust application: topics, tables and agents wired from one Settings object.
+"""The worker: a Faust application around the project's own hot path.
 
-``funnelwatch worker`` runs the app of ``create_pipeline()``. Before the worker
-starts consuming, :class:`FunnelWorker` creates every catalogue topic with its
-partition count and applies the ClickHouse migrations, so a fresh Kafka and a
-fresh ClickHouse are ready without a separate step.
+Faust runs the worker process: its command line, the web server (metrics, API,
+ingest, board), timers, and the lifecycle of every service. It does not consume: the
+hot path (:mod:`.hotpath`) and the roller (:mod:`.rollup.roller`) own their Kafka
+consumers and run on their own threads, started and stopped here. Before anything
+runs, :class:`FunnelWorker` creates every catalogue topic with its partition count and
+applies the ClickHouse migrations, so a fresh Kafka and a fresh ClickHouse are ready
+without a separate step.
+
+This module is the one place that reads :class:`~funnelwatch.settings.Settings` and
+builds each component's own configuration from it.
 """
 
 from __future__ import annotations
@@ -11,30 +17,43 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
 import faust
+from faust.app import BootStrategy
 from faust.utils.terminal import SpinnerHandler
+from mode import Service
 from mode.utils.logging import level_number
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from funnelwatch.clickhouse import connect
+from funnelwatch.clickhouse import ClickHouse, connect
 from funnelwatch.schemas.contracts import Limits
-from funnelwatch.schemas.funnel import load_funnel
+from funnelwatch.schemas.funnel import Funnel, load_funnel
 from funnelwatch.schemas.migrate import migrate
 from funnelwatch.settings import Settings, current_settings
 from funnelwatch.streams.admin import ensure_topics
-from funnelwatch.streams.catalogue import catalogue
+from funnelwatch.streams.catalogue import Catalogue, catalogue
 
-from . import agents, faust_fixes, lag, metrics
+from . import metrics
 from .alerting import wiring as alerting
-from .sink import FactSink
-from .sink_consumer import SinkConsumer
+from .hotpath.config import HotPathConfig, Topics
+from .hotpath.loop import HotPath
+from .reader import Reader
+from .rollup.roller import Roller
 
 log = logging.getLogger(__name__)
+
+
+class _WithoutFaustConsumer(BootStrategy):
+    # The hot path and the roller consume with clients of their own; Faust's consumer
+    # (and the table, agent and leader services that need it) would only join a group.
+    enable_kafka_consumer = False
+
+
+class FunnelApp(faust.App):
+    BootStrategy = _WithoutFaustConsumer
 
 
 class FunnelWorker(faust.Worker):
@@ -53,8 +72,8 @@ class FunnelWorker(faust.Worker):
     def _on_startup_end_spinner(self) -> None:
         super()._on_startup_end_spinner()
         # Faust turns the root logger to DEBUG so that its start-up spinner turns on
-        # every log call, and leaves it so: each debug call of Faust and aiokafka then
-        # builds a record for nothing, about 6% of the worker's CPU while it drains.
+        # every log call, and leaves it so: each debug call then builds a record for
+        # nothing. Restore the configured level once the worker is up.
         root = logging.getLogger()
         spinners = [h for h in root.handlers if isinstance(h, SpinnerHandler)]
         for handler in spinners:
@@ -62,28 +81,53 @@ class FunnelWorker(faust.Worker):
         if spinners:
             root.setLevel(level_number(self.loglevel) or logging.WARNING)
 
-    def stop_and_shutdown(self) -> None:
-        try:
-            super().stop_and_shutdown()
-        finally:
-            self.app.pipeline.close()  # type: ignore[attr-defined]
+
+def hot_path_config(settings: Settings, cat: Catalogue, funnel: Funnel) -> HotPathConfig:
+    return HotPathConfig(
+        bootstrap=settings.kafka_bootstrap,
+        group_id=settings.app_id,
+        topics=Topics(
+            clicks=cat.clicks.name,
+            forms=cat.forms.name,
+            crm=cat.crm.name,
+            by_lead=cat.by_lead.name,
+            dead_letter=cat.dead_letter.name,
+            rollup=cat.rollup.name,
+            partitions=settings.partitions,
+        ),
+        funnel=funnel,
+        limits=limits_of(settings),
+        state_dir=settings.data_dir / "state" / settings.app_id,
+        batch_max_records=settings.batch_max_records,
+        batch_max_seconds=settings.batch_max_seconds,
+        click_cache_size=settings.click_cache_size,
+        lead_cache_size=settings.lead_cache_size,
+        click_horizon_days=settings.click_horizon_days,
+        lead_horizon_days=settings.lead_horizon_days,
+        session_timeout_seconds=settings.consumer_session_timeout_seconds,
+        max_poll_interval_seconds=settings.consumer_max_poll_interval_seconds,
+        retry_max_seconds=settings.retry_max_seconds,
+    )
+
+
+def limits_of(settings: Settings) -> Limits:
+    return Limits(
+        max_future_skew=timedelta(seconds=settings.max_future_skew_seconds),
+        max_cost_micros=settings.max_cost_micros,
+        max_age=timedelta(days=settings.max_event_age_days),
+    )
 
 
 class Pipeline:
-    """Everything the worker needs, built once from settings."""
+    """Everything the worker runs, built once from settings."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.funnel = load_funnel(settings.funnel_file)
         self.catalogue = cat = catalogue(settings)
-        self.limits = Limits(
-            max_future_skew=timedelta(seconds=settings.max_future_skew_seconds),
-            max_cost_micros=settings.max_cost_micros,
-            max_age=timedelta(days=settings.max_event_age_days),
-        )
+        self.limits = limits_of(settings)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        faust_fixes.install()
-        self.app = app = faust.App(
+        self.app = app = FunnelApp(
             settings.app_id,
             broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
             store="memory://",
@@ -95,88 +139,61 @@ class Pipeline:
             web_bind=settings.web_bind,
             web_host=settings.web_bind,
             producer_acks=-1,
-            # batching produce requests matters: small requests cost more CPU than records
-            producer_linger=0.05,
-            producer_max_batch_size=262144,
-            stream_buffer_maxsize=8192,
-            broker_commit_interval=1.0,
-            # A SIGKILLed worker holds its partitions until its session expires: keep it short.
-            broker_session_timeout=10.0,
-            broker_heartbeat_interval=3.0,
-            table_standby_replicas=0,
             Worker=FunnelWorker,
         )
         app.pipeline = self  # type: ignore[attr-defined]
-        self.sources = app.topic(*(t.name for t in cat.sources), value_serializer="raw")
-        metrics.declare_series(t.name for t in cat.sources)
-        self.dead_letter = app.topic(cat.dead_letter.name, value_serializer="raw")
-        self.by_click = app.topic(cat.by_click.name, key_serializer="raw", value_serializer="json")
-        self.by_lead = app.topic(cat.by_lead.name, key_serializer="raw", value_serializer="json")
-        self.facts = app.topic(cat.facts.name, key_serializer="raw", value_serializer="json")
-
-        def table(name: str) -> Any:
-            # Keys are str, values JSON (the app's default value serializer).
-            return app.Table(name, partitions=settings.partitions, key_type=str)
-
-        self.clicks = table("clicks")
-        self.waiting_for_click = table("waiting_for_click")
-        self.leads = table("leads")
-        self.sink = FactSink(
-            partial(connect, settings.effective_clickhouse_url),
+        url = settings.effective_clickhouse_url
+        self.connect_clickhouse = partial(connect, url)
+        self.hot_config = config = hot_path_config(settings, cat, self.funnel)
+        self.hot_path = HotPath(config, self.connect_clickhouse)
+        self.roller = Roller(
+            config,
+            self.connect_clickhouse,
             self.funnel,
             settings.rolling_windows_minutes,
-            roll_interval=settings.rolling_interval_seconds,
+            settings.rolling_interval_seconds,
         )
-        self.sink_executor = ThreadPoolExecutor(1, thread_name_prefix="clickhouse-sink")
-        self.sink_consumer = SinkConsumer(
-            settings.kafka_bootstrap,
-            cat.facts.name,
-            f"{settings.app_id}-sink",
-            self.sink,
-            self.sink_executor,
-            settings.sink_batch_size,
-            settings.sink_batch_seconds,
-        )
-        agents.register(self)
-        faust_fixes.watch_stalls(app)
-        lag.register(self)
-
-        @app.task  # type: ignore[untyped-decorator]
-        async def roll_idle() -> None:
-            # Rolling conversions of the last batches, when no new batch triggers it. A
-            # loop, not a timer: the roll waits behind the sink's flushes on a busy worker.
-            loop = asyncio.get_running_loop()
-            while True:
-                await asyncio.sleep(settings.sink_batch_seconds)
-                await loop.run_in_executor(self.sink_executor, self.sink.roll_if_due)
-
+        self.reader = Reader(url)
+        metrics.declare_series(t.name for t in cat.sources)
+        self._register_threads()
         self.alerting = alerting.register(self)
 
         @app.page("/metrics")
         async def metrics_page(web: Any, request: Any) -> Any:
             return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
-        # KPI API, ingest, live board and bid advisor (processors/web, processors/bids.py)
+        # KPI API, ingest, live board and bid advisor (processors/web, processors/bids)
         from .web.api import register_web
 
         register_web(self)
+
+    def _register_threads(self) -> None:
+        pipeline = self
+
+        @self.app.service
+        class Threads(Service):
+            """Starts the hot path and the roller with the worker, stops them with it."""
+
+            async def on_start(self) -> None:
+                pipeline.hot_path.start()
+                pipeline.roller.start()
+
+            async def on_stop(self) -> None:
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(None, pipeline.hot_path.stop)
+                await loop.run_in_executor(None, pipeline.roller.stop)
+                await loop.run_in_executor(None, pipeline.reader.close)
 
     def prepare(self) -> None:
         """Create topics and migrate ClickHouse (idempotent; runs before consuming)."""
         s = self.settings
         ensure_topics(s.kafka_bootstrap, self.catalogue.all(), s.replication_factor, log.info)
-        # The sink thread owns the connection (chDB allows one session per process).
-        self.sink_executor.submit(lambda: migrate(self.sink.client, log.info)).result()
+        client: ClickHouse = self.connect_clickhouse()
+        try:
+            migrate(client, log.info)
+        finally:
+            client.close()
         log.info("ClickHouse ready at %s", s.clickhouse_url_redacted)
-
-    def close(self) -> None:
-        """Close ClickHouse from the sink's thread, once the worker has stopped.
-
-        chDB must be closed explicitly: left to interpreter exit, its engine shuts down
-        after its session's thread is gone and the process dies by SIGSEGV.
-        """
-        self.sink_executor.submit(self.sink.close).result()
-        self.sink_executor.shutdown()
 
 
 def create_pipeline(settings: Settings | None = None) -> Pipeline:

@@ -1,4 +1,7 @@
-"""Prometheus metrics of the worker (served at /metrics by the Faust web server)."""
+"""Prometheus metrics of the worker (served at /metrics by the Faust web server).
+
+Every series is declared here, once; the hot path adds a batch's counts after its
+checkpoint (one call per series and batch, not per event)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from funnelwatch.schemas.contracts import REJECT_REASONS
 from funnelwatch.schemas.events import EVENT_TYPES
 
-from .attribution import RANKS
+from .attribution.rules import RANKS
 
 EVENTS_IN = Counter(
     "funnelwatch_events_total", "Valid events accepted, by event type", ["event_type"]
@@ -34,8 +37,26 @@ REATTRIBUTED = Counter(
 FACTS_WRITTEN = Counter("funnelwatch_facts_written_total", "Facts written to ClickHouse")
 SINK_FLUSH_SECONDS = Histogram(
     "funnelwatch_sink_flush_seconds",
-    "Time to make one batch durable in ClickHouse",
+    "Time to make one batch's facts durable in ClickHouse",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+BATCH_SECONDS = Histogram(
+    "funnelwatch_batch_seconds",
+    "Time from a batch's records in hand to its offsets committed",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+BATCH_RECORDS = Histogram(
+    "funnelwatch_batch_records",
+    "Records per batch of the hot path",
+    buckets=(1, 10, 100, 1000, 5000, 10_000, 25_000, 50_000, 100_000),
+)
+CLICK_NEWS_UNKNOWN = Counter(
+    "funnelwatch_click_news_unknown_form_total",
+    "Late-click news for a form its lead's owner does not know (read again with its click)",
+)
+LEADS_REBUILT = Counter(
+    "funnelwatch_leads_rebuilt_total",
+    "Leads whose state a worker rebuilt from ClickHouse on taking over their partition",
 )
 SINK_ERRORS = Counter("funnelwatch_sink_errors_total", "Failed ClickHouse writes", ["kind"])
 LAST_EVENT_TIME = Gauge(

@@ -196,7 +196,7 @@ def validate_mapping(data: Any, limits: Limits = Limits(), now: datetime | None 
     if isinstance(data.get("event_time"), str):
         try:
             event_time = parse_event_time(data["event_time"])
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # overflow: year 9999 at -23:59, say
             problems.append(f"schema: event_time: {exc}")
     if event_time is not None:
         now = now or datetime.now(UTC)
@@ -237,6 +237,10 @@ def validate_raw(
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidEvent([f"malformed_json: {exc}"]) from None
+    except ValueError as exc:  # an integer of over 4,300 digits
+        raise InvalidEvent([f"malformed_json: {exc}"]) from None
+    except RecursionError:
+        raise InvalidEvent(["malformed_json: nested too deeply"]) from None
     return validate_mapping(data, limits, now)
 
 

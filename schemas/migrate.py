@@ -1,14 +1,17 @@
 """Ordered, re-runnable ClickHouse migrations (``funnelwatch db migrate``).
 
 Invariant: a migration is applied at most once per database (recorded in
-``schema_migrations``) and every statement is idempotent (``IF NOT EXISTS``), so a
-migration interrupted half-way is simply run again. The same files serve the
+``schema_migrations``) and every statement is idempotent (``IF NOT EXISTS``; an
+``ALTER TABLE t ADD COLUMN c`` is skipped when ``c`` exists, since ClickHouse 18.16
+knows no ``ADD COLUMN IF NOT EXISTS``), so a migration interrupted half-way is simply
+run again. The same files serve the
 Debian ClickHouse 18.16 server and modern ClickHouse/chDB: the few clauses only
 modern versions know are template variables filled per server version.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +44,21 @@ class Migration:
         return [s.strip() for s in body.split(";") if s.strip()]
 
 
+_ADD_COLUMN = re.compile(r"ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)\s", re.IGNORECASE)
+
+
+def _already_done(client: ClickHouse, statement: str) -> bool:
+    added = _ADD_COLUMN.match(statement)
+    if added is None:
+        return False
+    rows = client.execute(
+        "SELECT count() FROM system.columns WHERE database = currentDatabase() "
+        "AND table = %(table)s AND name = %(column)s",
+        {"table": added.group(1), "column": added.group(2)},
+    )
+    return bool(rows and int(rows[0][0]))
+
+
 def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     found = []
     for path in sorted(directory.glob("*.sql")):
@@ -61,7 +79,8 @@ def migrate(client: ClickHouse, log: Callable[[str], None] = lambda _: None) -> 
         if m.version in done:
             continue
         for statement in m.statements(client.version):
-            client.execute(statement)
+            if not _already_done(client, statement):
+                client.execute(statement)
         client.insert(
             "schema_migrations",
             ("version", "name", "applied_at"),

@@ -1,9 +1,9 @@
 """The topic catalogue: every Kafka topic funnelwatch reads or writes.
 
-Invariant: every topic that feeds a Faust table has exactly as many partitions as
-that table's changelog, so all topics here share ``settings.partitions`` (Faust
-raises ``PartitionsMismatch`` otherwise). The catalogue also lists the changelog
-topics so they exist, with the right count, before the worker starts.
+Invariant: the topics the hot path reads (the sources and ``by-lead``) all have
+``settings.partitions`` partitions: the worker owning partition p of one owns it of
+all, which is how the records of one lead meet (see processors/source/placement.py).
+The ``rollup`` topic has one partition: its consumer group elects the one roller.
 """
 
 from __future__ import annotations
@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from funnelwatch.settings import Settings
 
 DAY_MS = 24 * 3600 * 1000
-
-#: Faust tables of the worker; their changelog topics are ``<app_id>-<table>-changelog``.
-TABLES = ("clicks", "waiting_for_click", "leads")
 
 
 @dataclass(frozen=True)
@@ -38,13 +35,10 @@ class Catalogue:
     forms: TopicSpec
     crm: TopicSpec
     dead_letter: TopicSpec
-    by_click: TopicSpec
     by_lead: TopicSpec
-    facts: TopicSpec
+    rollup: TopicSpec
     alerts: TopicSpec
     bid_recommendations: TopicSpec
-    changelogs: tuple[TopicSpec, ...]
-    leader: TopicSpec
 
     @property
     def sources(self) -> tuple[TopicSpec, ...]:
@@ -56,13 +50,10 @@ class Catalogue:
             self.forms,
             self.crm,
             self.dead_letter,
-            self.by_click,
             self.by_lead,
-            self.facts,
+            self.rollup,
             self.alerts,
             self.bid_recommendations,
-            *self.changelogs,
-            self.leader,
         )
 
 
@@ -78,19 +69,22 @@ def catalogue(settings: Settings) -> Catalogue:
         forms=spec("form-submissions", 30, "source: form_submission events, keyed by lead_id"),
         crm=spec("crm-events", 30, "source: crm_event events, keyed by lead_id"),
         dead_letter=spec("dead-letter", 30, "rejected records with reason headers"),
-        by_click=spec("by-click", 7, "internal: clicks and forms keyed by click_id"),
-        by_lead=spec("by-lead", 30, "internal: attributed leads and CRM events keyed by lead_id"),
-        facts=spec("facts", 7, "internal: attributed funnel facts for the ClickHouse sink"),
+        by_lead=spec(
+            "by-lead",
+            30,
+            "internal: forms and CRM events for their lead's owner, news of late clicks; "
+            "keyed by lead_id",
+        ),
+        rollup=TopicSpec(
+            settings.topic("rollup"),
+            1,
+            7 * DAY_MS,
+            purpose="internal: minutes whose KPIs to recompute, for the one roller",
+        ),
         alerts=spec(
             "alerts", 30, "output: alert lifecycle messages (firing, resolved), keyed by alert_id"
         ),
         bid_recommendations=spec(
             "bid-recommendations", 7, "output: bid multipliers per campaign, keyed by campaign_id"
         ),
-        changelogs=tuple(
-            TopicSpec(f"{settings.app_id}-{t}-changelog", p, 0, compacted=True, purpose="changelog")
-            for t in TABLES
-        ),
-        # Faust's partition assignor elects its leader through this one-partition topic.
-        leader=TopicSpec(f"{settings.app_id}-__assignor-__leader", 1, 7 * DAY_MS, purpose="faust"),
     )

@@ -7,12 +7,18 @@ FUNNELWATCH_TEST_KAFKA=host:port to use a broker you already run instead.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from funnelwatch.localstack.ports import free_port
+
+# Hypothesis keeps caches (and its example database) in .hypothesis/ of the working
+# directory: keep them out of the work tree.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "funnelwatch-hypothesis")
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,8 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 Params = Mapping[str, Any]
+#: column name -> the column's values, all of one length (a columnar batch)
+Columns = Mapping[str, Sequence[Any]]
 
 
 class ClickHouseError(RuntimeError):
@@ -24,6 +26,10 @@ class ClickHouse(Protocol):
     def execute(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]: ...
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def insert_columns(self, table: str, columns: Columns) -> None:
+        """Insert a columnar batch (the cheap path for large batches): one INSERT."""
+        ...
 
     def close(self) -> None: ...
 

@@ -1,6 +1,10 @@
 """Embedded backend: the ClickHouse engine in this process (chDB).
 
-chDB allows one session per process; this module keeps one per data directory.
+One engine session per data directory and process: every :class:`EmbeddedClickHouse`
+of a directory shares it (a second worker *process* cannot open the directory: chDB
+locks it, so an embedded engine serves exactly one worker). Statements are serialized
+by a lock; chDB releases the GIL while a statement runs, so other Python threads go on.
+The session closes with its last client.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 
 from clickhouse_driver.util.escape import escape_params
 
-from .client import ClickHouseError, Params, parse_version
+from .client import ClickHouseError, Columns, Params, parse_version
 
 
 class _EscapeContext:
@@ -35,20 +39,46 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-class EmbeddedClickHouse:
-    _lock = threading.Lock()
-
+class _Session:
     def __init__(self, path: str) -> None:
         import chdb.session  # deferred: large library, embedded path only
 
         Path(path).mkdir(parents=True, exist_ok=True)
-        self._session = chdb.session.Session(path)  # type: ignore[no-untyped-call]
+        self.session = chdb.session.Session(path)  # type: ignore[no-untyped-call]
+        self.users = 0
+        self.lock = threading.Lock()
+
+
+_sessions: dict[str, _Session] = {}
+
+_sessions_lock = threading.Lock()
+
+
+class EmbeddedClickHouse:
+    def __init__(self, path: str) -> None:
+        key = str(Path(path).resolve())
+        with _sessions_lock:
+            shared = _sessions.get(key)
+            if shared is None:
+                shared = _sessions[key] = _Session(key)
+            shared.users += 1
+        self._key = key
+        self._shared: _Session | None = shared
         self.version = parse_version(self._query("SELECT version()", "TabSeparated").strip())
 
-    def _query(self, sql: str, fmt: str) -> str:
-        with self._lock:
+    def _session(self) -> _Session:
+        if self._shared is None:
+            raise ClickHouseError("chDB client used after close", retryable=False)
+        return self._shared
+
+    def _query(self, sql: str, fmt: str, fw_rows: Columns | None = None) -> str:
+        # ``fw_rows``: a columnar batch the statement reads as ``Python(fw_rows)``; chDB's
+        # Python() table function finds its data by variable name in the caller's frame,
+        # so batches travel as this frame's local (never pasted into SQL).
+        shared = self._session()
+        with shared.lock:
             try:
-                result = self._session.query(sql, fmt)  # type: ignore[no-untyped-call]
+                result = shared.session.query(sql, fmt)  # type: ignore[no-untyped-call]
             except Exception as exc:  # chDB raises plain RuntimeError for SQL errors
                 raise ClickHouseError(f"chDB error: {exc}", retryable=False) from exc
         return str(result.bytes().decode()) if result is not None else ""
@@ -71,5 +101,21 @@ class EmbeddedClickHouse:
         )
         self._query(f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONEachRow\n{body}", "CSV")
 
+    def insert_columns(self, table: str, columns: Columns) -> None:
+        names = list(columns)
+        if not names or not len(columns[names[0]]):
+            return
+        data = {n: v if isinstance(v, list) else list(v) for n, v in columns.items()}
+        cols = ", ".join(names)
+        self._query(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM Python(fw_rows)", "CSV",
+                    fw_rows=data)  # fmt: skip
+
     def close(self) -> None:
-        self._session.close()  # type: ignore[no-untyped-call]
+        shared, self._shared = self._shared, None
+        if shared is None:
+            return
+        with _sessions_lock:
+            shared.users -= 1
+            if shared.users == 0:
+                del _sessions[self._key]
+                shared.session.close()  # type: ignore[no-untyped-call]

@@ -8,7 +8,7 @@ from typing import Any
 from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
 
-from .client import ClickHouseError, Params, parse_version
+from .client import ClickHouseError, Columns, Params, parse_version
 
 # Errors of the connection, not of the statement: a restart of ClickHouse shows as these.
 _RETRYABLE = (ch_errors.NetworkError, ch_errors.SocketTimeoutError, EOFError, OSError)
@@ -28,10 +28,12 @@ class NativeClickHouse:
         )
         self.version = parse_version(self._run("SELECT version()", None)[0][0])
 
-    def _run(self, sql: str, params: Params | None, rows: Any = None) -> list[tuple[Any, ...]]:
+    def _run(
+        self, sql: str, params: Params | None, rows: Any = None, columnar: bool = False
+    ) -> list[tuple[Any, ...]]:
         try:
             if rows is not None:
-                self._client.execute(sql, rows)
+                self._client.execute(sql, rows, columnar=columnar)
                 return []
             return list(self._client.execute(sql, params))
         except _RETRYABLE as exc:
@@ -46,6 +48,12 @@ class NativeClickHouse:
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             self._run(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", None, list(rows))
+
+    def insert_columns(self, table: str, columns: Columns) -> None:
+        names = list(columns)
+        if names and len(columns[names[0]]):
+            sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES"
+            self._run(sql, None, [columns[n] for n in names], columnar=True)
 
     def close(self) -> None:
         self._client.disconnect()

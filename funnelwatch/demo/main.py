@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
             "data_dir": home,
             "topic_prefix": run_id,
             "app_id": run_id,
-            "sink_batch_seconds": 0.5,
+            "batch_max_seconds": 0.25,
         }
     )
     try:
@@ -140,14 +140,12 @@ def _run(args: argparse.Namespace, settings: Settings, home: Path, console: Cons
 
     @pipeline.app.timer(1.0)  # type: ignore[untyped-decorator]
     async def refresh() -> None:
-        import asyncio
-
-        def poll() -> Any:
+        def poll(client: Any) -> Any:
             if state["board"] is None:
-                state["board"] = Board(pipeline.sink.client, funnel=pipeline.funnel)
+                state["board"] = Board(client, funnel=pipeline.funnel)
             return state["board"].poll()
 
-        snapshot = await asyncio.get_running_loop().run_in_executor(pipeline.sink_executor, poll)
+        snapshot = await pipeline.reader.run(poll)
         total = sum(s.value for m in EVENTS_IN.collect() for s in m.samples
                     if s.name.endswith("_total"))  # fmt: skip
         now = time.monotonic()

@@ -1,14 +1,14 @@
 """Is the pipeline caught up? The group-wide lag the detectors wait on.
 
 A backlog (a restart, a replay, a batch load) delivers the stages of one minute to
-ClickHouse at very different times: clicks take fewer hops than leads (route →
-by-click → join → facts, against route → by-click → join → by-lead → join → facts)
+ClickHouse at very different times: clicks take fewer hops than leads (a form whose
+click came late, or that was read away from its lead's owner, goes through by-lead)
 and the partitions of one topic run apart, so while records are still in Kafka a
 minute can look complete and settled in ClickHouse and yet miss most of its leads.
 Only Kafka knows what is still in flight, so the detector service asks it.
 
-A check compares, for every partition of every topic the pipeline consumes (sources,
-by-click and by-lead in the agents' group, facts in the sink's group), the group's
+A check compares, for every partition of every topic the pipeline consumes (sources
+and by-lead in the workers' group, rollup in the roller's group), the group's
 committed offset now with the log end offset of the previous check:
 
 - ``caught_up`` is true when every partition has committed what the previous check

@@ -18,27 +18,26 @@ Invariants:
   (no replay: there is no history to replay);
 - deeper transitions (lead→contacted, …) are judged on hourly cohorts once the
   stage's maturity has passed, so normal conversion lag never looks like a drop.
-All methods run in the ClickHouse thread (chDB allows one session per process).
+All methods run on the reader's ClickHouse thread.
 
 Backlogs. The watermark and settle rules read ClickHouse only, and ClickHouse cannot
-tell a minute that is complete from one whose leads are still in Kafka: while a
-backlog drains (a restart, a batch load), clicks reach the sink hops ahead of leads
-and partitions run apart, so both stages' newest minute is far ahead of minutes that
-still miss most of their leads, and a minute may stay unwritten for longer than any
-settle time while its leads wait in by-lead. That paged on-call with "0% vs baseline"
-stalls after every restart with a backlog. Kafka does know what is in flight, so each
-step is told whether the consumer groups of the whole pipeline were caught up (see
-:mod:`.backlog`: committed the end offsets of the previous check, group-wide). A
-watermark read at step t0 is used only after ``HOPS`` caught-up checks in a row
-followed it: a record that was anywhere in Kafka at t0 needs at most one check per
-hop (sources → by-click → by-lead → facts → ClickHouse) to land, so by then every
-event of those minutes that existed at t0 is in ClickHouse; later events are the
-late ones the grace is for. A backlog therefore delays judging until it has drained,
-then judges everything in order (no alert is lost, none is invented); on live
-traffic it costs ``HOPS`` steps of latency, and a total outage of a stage still
-fires: the lead watermark is global and the idle rule below still applies.
-Per-partition event-time watermarks from the facts would not do: a stalled campaign
-and a lagging partition look the same in ClickHouse.
+tell a minute that is complete from one whose leads are still in Kafka: while a backlog
+drains (a restart, a batch load), clicks reach ClickHouse ahead of leads forwarded to
+their owner and partitions run apart, so both stages' newest minute is far ahead of
+minutes that still miss most of their leads, and a minute may stay unwritten for longer
+than any settle time while its leads wait in by-lead. That paged on-call with "0% vs
+baseline" stalls after every restart with a backlog. Kafka does know what is in flight,
+so each step is told whether the consumer groups of the whole pipeline were caught up
+(see :mod:`.backlog`: committed the end offsets of the previous check, group-wide). A
+watermark read at step t0 is used only after ``HOPS`` caught-up checks in a row followed
+it: a record that was anywhere in Kafka at t0 needs at most one check per hop (sources →
+by-lead → rollup → per-minute KPIs) to land, so by then every event of those minutes
+that existed at t0 is in ClickHouse; later events are the late ones the grace is for. A
+backlog therefore delays judging until it has drained, then judges everything in order
+(no alert is lost, none is invented); on live traffic it costs ``HOPS`` steps of
+latency, and a total outage of a stage still fires: the lead watermark is global and the
+idle rule below still applies. Per-partition event-time watermarks from the facts would
+not do: a stalled campaign and a lagging partition look the same in ClickHouse.
 """
 
 from __future__ import annotations
@@ -66,8 +65,8 @@ HOUR = 3600
 #: stages see one observation per hour, so their baselines need a longer past)
 COHORT_WARMUP_FACTOR = 4
 #: caught-up checks after which a watermark is certain: one per hop a record may
-#: still need (sources → by-click → by-lead → facts → ClickHouse)
-HOPS = 4
+#: still need (sources → by-lead → rollup → ClickHouse's per-minute KPIs)
+HOPS = 3
 #: minutes read per query (bounds memory when a long history is replayed)
 CHUNK = 6 * HOUR
 

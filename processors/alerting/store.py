@@ -15,7 +15,7 @@ from typing import Any
 from funnelwatch.clickhouse import ClickHouse
 
 from ..detectors import Alert, Observation
-from ..rollup import new_version
+from ..rollup.versions import new_version
 
 CURSOR = "detectors"
 SINK = "rolling"

@@ -1,9 +1,10 @@
 """Wiring of the detector service into the Faust worker.
 
-A leader-only timer runs one detector step every ``alert_interval_seconds`` in the
-ClickHouse thread (the sink's, since chDB allows one session per process), then sets
-the ``funnelwatch_alerts_active`` gauge and hands the alert states to the
-dispatcher. Only the leader runs detectors, so a group of workers alerts once. A
+A timer runs one detector step every ``alert_interval_seconds`` on the reader's
+ClickHouse thread, then sets the ``funnelwatch_alerts_active`` gauge and hands the
+alert states to the dispatcher. Only the worker that holds the rollup (the group's
+leader, :class:`~funnelwatch.processors.rollup.roller.Roller`) runs detectors, so a
+group of workers alerts once, and another worker takes over when it dies. A
 step that fails (ClickHouse down) leaves the in-memory detectors in an unknown
 state: they are rebuilt from ClickHouse on the next step (warm-up from the cursor).
 Before each step the consumer groups' lag is read from Kafka (:mod:`.backlog`), so
@@ -62,8 +63,8 @@ class Alerting:
         self.backlog = PipelineBacklog(
             s.kafka_bootstrap,
             {
-                s.app_id: [*cat.sources, cat.by_click, cat.by_lead],
-                f"{s.app_id}-sink": [cat.facts],
+                s.app_id: [*cat.sources, cat.by_lead],
+                f"{s.app_id}-rollup": [cat.rollup],
             },
             s.alert_backlog_max_lag,
         )
@@ -84,9 +85,7 @@ class Alerting:
         )
 
     async def in_db(self, fn: Callable[[ClickHouse], T]) -> T:
-        sink = self.pipeline.sink
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pipeline.sink_executor, lambda: fn(sink.client))
+        return await self.pipeline.reader.run(fn)
 
     async def _kafka(self, alert: Alert) -> None:
         future = await self.topic.send(key=alert.campaign_id.encode(), value=alert.as_message())
@@ -156,9 +155,10 @@ class Alerting:
 def register(pipeline: Pipeline) -> Alerting:
     alerting = Alerting(pipeline)
 
-    @pipeline.app.timer(pipeline.settings.alert_interval_seconds, on_leader=True)  # type: ignore[untyped-decorator]
+    @pipeline.app.timer(pipeline.settings.alert_interval_seconds)  # type: ignore[untyped-decorator]
     async def detect() -> None:
-        await alerting.tick()
+        if pipeline.roller.is_leader:
+            await alerting.tick()
 
     @pipeline.app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_deliveries(app: Any, **kwargs: Any) -> None:

@@ -25,7 +25,6 @@ from .board import board_html
 from .ingest import ENDPOINTS, RecentIds, Rejection, check_token, parse_events, to_produce
 from .kpis import SEGMENT_DIMS, WINDOWS, segment_document
 from .openapi import openapi_document
-from .reader import Reader
 
 if TYPE_CHECKING:
     from funnelwatch.processors.app import Pipeline
@@ -60,7 +59,7 @@ def _int(request: Any, name: str, lo: int, hi: int, default: int) -> int:
 def register_web(pipeline: Pipeline) -> None:
     """Attach the API, ingest and board views to the pipeline's Faust app."""
     app, settings = pipeline.app, pipeline.settings
-    reader = Reader(pipeline)
+    reader = pipeline.reader
     advisor = BidAdvisor(settings, pipeline.funnel)
     pipeline.bid_advisor = advisor
     funnel = pipeline.funnel
@@ -268,12 +267,15 @@ def register_web(pipeline: Pipeline) -> None:
 
     @app.timer(settings.bid_interval_seconds)  # type: ignore[untyped-decorator]
     async def advise_bids() -> None:
+        # every worker judges (its API answers with the latest figure); one publishes
         if not advisor.targets:
             return
         try:
             recs = await reader.run(advisor.evaluate)
         except ClickHouseError as exc:
             log.warning("bid advisor: ClickHouse read failed: %s", exc)
+            return
+        if not pipeline.roller.is_leader:
             return
         topic = pipeline.catalogue.bid_recommendations.name
         for rec in recs:

@@ -2,7 +2,10 @@
 
 Invariants: every bad flag or flag combination is reported as a usage error (exit
 code 2) before anything is generated or sent; the ground-truth file lists exactly the
-records handed to the producer, in send order.
+records handed to the producer, in send order. ``--replay`` sends the records of a
+ground-truth file instead of generating: in file order, with their own key and value
+bytes, to the source topic of their ``topic`` in the current settings' catalogue (not
+the file's ``topic_name``); no generation flag is accepted beside it.
 """
 
 from __future__ import annotations
@@ -11,16 +14,16 @@ import argparse
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from funnelwatch.settings import Settings
 
 from .generator import generate, generate_timed, run_tag
-from .ground_truth import GroundTruthWriter
+from .ground_truth import GroundTruthWriter, record_from_json
 from .incidents import Incident, parse_incident, parse_minutes
 from .live import paced
 from .model import FORM_TYPES, SimulationConfig, default_campaigns
@@ -28,11 +31,99 @@ from .planning import live_start, plan_minutes
 from .records import SentRecord
 
 DEFAULT_BATCH_MINUTES = 24 * 60
+# --rate pacing sleeps only once this far ahead of schedule (short sleeps overshoot) ...
+PACE_SLACK = 0.001
+# ... and a sender that fell behind catches up at most this much of it at full speed.
+PACE_MAX_LAG = 0.1
 T = TypeVar("T", int, float)
 
 
 class SimulateUsageError(ValueError):
     """A flag combination that cannot run; reported like an argparse error."""
+
+
+class ReplayFileError(ValueError):
+    """A line of the ``--replay`` file that is not a ground-truth record."""
+
+
+#: Flags that shape generation; a replay sends recorded records, so none applies to it.
+GENERATION_FLAGS = frozenset(
+    {
+        "--mode",
+        "--events",
+        "--duration",
+        "--end",
+        "--speed",
+        "--seed",
+        "--clicks-per-minute",
+        "--campaigns",
+        "--flat",
+        "--duplicates",
+        "--out-of-order",
+        "--malformed",
+        "--incident",
+        "--dry-run",
+    }
+)
+# Namespace attribute holding the tracked flags given on the command line.
+_GIVEN = "_simulate_flags_given"
+
+
+class _Tracked(argparse.Action):
+    """Remembers in the namespace that its flag was given, and rejects ``--replay`` beside
+    a generation flag in either order, as an argparse error (defaults stay out of it)."""
+
+    def _given(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> None:
+        flag = self.option_strings[0]
+        given: set[str] = getattr(namespace, _GIVEN, set())
+        given.add(flag)
+        setattr(namespace, _GIVEN, given)
+        if "--replay" in given and (conflicts := sorted(given & GENERATION_FLAGS)):
+            parser.error(
+                f"argument --replay: not allowed with {', '.join(conflicts)} (a replay sends "
+                "the file's records as recorded; generation flags do not apply)"
+            )
+
+
+class _Store(_Tracked):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        self._given(parser, namespace)
+
+
+class _Append(_Tracked):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), values])
+        self._given(parser, namespace)
+
+
+class _StoreTrue(_Tracked):
+    def __init__(
+        self, option_strings: list[str], dest: str, default: bool = False, help: str | None = None
+    ) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, True)
+        self._given(parser, namespace)
 
 
 def _number(
@@ -89,6 +180,7 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add(
         "--mode",
+        action=_Store,
         choices=("batch", "live"),
         default="batch",
         help="batch: a historical range ending now (or --end), sent as fast as possible; "
@@ -96,6 +188,7 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--events",
+        action=_Store,
         type=_positive_int,
         metavar="N",
         help="stop after N records sent (duplicates and malformed included); in batch mode "
@@ -103,6 +196,7 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--duration",
+        action=_Store,
         type=_duration,
         metavar="DUR",
         help="simulated time span: minutes (90) or with a unit (90m, 6h, 3d); "
@@ -111,19 +205,28 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--end",
+        action=_Store,
         type=_moment,
         metavar="TIME",
         help="batch mode: end of the simulated range, ISO 8601, not in the future (default: now)",
     )
     add(
         "--speed",
+        action=_Store,
         type=_positive_float,
         default=1.0,
         help="live mode: simulated minutes per wall-clock minute (default: 1)",
     )
-    add("--seed", type=int, default=42, help="random seed; same seed and range, same records")
+    add(
+        "--seed",
+        action=_Store,
+        type=int,
+        default=42,
+        help="random seed; same seed and range, same records",
+    )
     add(
         "--clicks-per-minute",
+        action=_Store,
         type=_positive_float,
         default=100.0,
         metavar="RATE",
@@ -131,14 +234,16 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--campaigns",
+        action=_Store,
         type=_positive_int,
         default=8,
         metavar="N",
         help="number of campaigns (default: 8)",
     )
-    add("--flat", action="store_true", help="no diurnal or weekly rhythm: constant rate")
+    add("--flat", action=_StoreTrue, help="no diurnal or weekly rhythm: constant rate")
     add(
         "--duplicates",
+        action=_Store,
         type=_rate,
         default=0.01,
         metavar="RATE",
@@ -146,6 +251,7 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--out-of-order",
+        action=_Store,
         type=_rate,
         default=0.02,
         metavar="RATE",
@@ -154,6 +260,7 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--malformed",
+        action=_Store,
         type=_rate,
         default=0.005,
         metavar="RATE",
@@ -161,8 +268,8 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--incident",
+        action=_Append,
         type=_incident,
-        action="append",
         default=[],
         metavar="SPEC",
         help="scheduled incident, repeatable: form_broken:<campaign_id>:<from>[:<until>] or "
@@ -177,7 +284,7 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--dry-run",
-        action="store_true",
+        action=_StoreTrue,
         help="generate and write the ground truth only; send nothing to Kafka",
     )
     add(
@@ -186,6 +293,22 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
         default=50_000,
         metavar="N",
         help="print progress every N records (default: 50000)",
+    )
+    add(
+        "--replay",
+        action=_Store,
+        type=Path,
+        metavar="PATH",
+        help="send the records of this ground-truth file (see --ground-truth) instead of "
+        "generating: in file order, with their own keys and values, to the source topics "
+        "of the current topic prefix; no generation flag applies",
+    )
+    add(
+        "--rate",
+        type=_positive_float,
+        metavar="N",
+        help="with --replay: send N records per second, paced smoothly "
+        "(default: as fast as possible)",
     )
 
 
@@ -222,6 +345,10 @@ class SimulationPlan:
 def build_plan(args: argparse.Namespace, now: datetime) -> SimulationPlan:
     """Check the flag combination and build the run's config; raise SimulateUsageError."""
     live = args.mode == "live"
+    if args.replay is not None:
+        raise SimulateUsageError("--replay sends a file: use build_replay")
+    if args.rate is not None:
+        raise SimulateUsageError("--rate applies to --replay only")
     if args.dry_run and args.ground_truth is None:
         raise SimulateUsageError("--dry-run needs --ground-truth PATH (there is nothing else)")
     if not live and args.speed != 1.0:
@@ -292,26 +419,104 @@ def plan_records(plan: SimulationPlan) -> Iterator[SentRecord]:
     return generate(plan.config)
 
 
+@dataclass(frozen=True)
+class ReplayPlan:
+    """A validated replay: the ground-truth file and the send rate (None: full speed)."""
+
+    path: Path
+    rate: float | None
+
+
+def build_replay(args: argparse.Namespace) -> ReplayPlan:
+    """Check a ``--replay`` run; raise SimulateUsageError. (The parser itself rejects the
+    generation flags beside ``--replay``.)"""
+    path: Path = args.replay
+    if not path.is_file():
+        raise SimulateUsageError(f"--replay {path}: no such file")
+    if args.ground_truth is not None and args.ground_truth.resolve() == path.resolve():
+        raise SimulateUsageError("--ground-truth would overwrite the --replay file it reads")
+    return ReplayPlan(path, args.rate)
+
+
+def replay_records(path: Path) -> Iterator[SentRecord]:
+    """The records of a ground-truth file in file order; a line that is not a record
+    raises ReplayFileError naming it. The file's ``topic_name`` is ignored: the sender
+    routes each record by its ``topic`` (clicks, forms, crm)."""
+    with path.open("rb") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = record_from_json(line.decode("utf-8"))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise ReplayFileError(
+                    f"{path}:{number}: not a ground-truth record ({exc!r})"
+                ) from None
+            yield record
+
+
+def rate_paced(
+    records: Iterable[SentRecord],
+    rate: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[SentRecord]:
+    """Release ``rate`` records per second: record n is due ``n / rate`` seconds after the
+    first, an absolute schedule (no drift), kept to within PACE_SLACK. A sender that
+    falls behind (a slow broker) gets at most PACE_MAX_LAG of the backlog back at full
+    speed: the load stays steady rather than bursting to catch up."""
+    if rate <= 0:
+        raise ValueError("rate must be positive")
+    began: float | None = None
+    for n, record in enumerate(records):
+        now = clock()
+        if began is None:
+            began = now
+        due = began + n / rate
+        if due - now > PACE_SLACK:
+            while (wait := due - clock()) > 0:  # loop: a sleep may end a hair early
+                sleep(wait)
+        elif now - due > PACE_MAX_LAG:
+            began += now - due - PACE_MAX_LAG
+        yield record
+
+
 def run_simulate(args: argparse.Namespace, settings: Settings) -> int:
     """Run ``funnelwatch simulate``; returns the process exit code."""
     log: Callable[[str], None] = print
+    plan: SimulationPlan | None = None
+    replay: ReplayPlan | None = None
     try:
-        plan = build_plan(args, datetime.now(UTC))
+        if args.replay is not None:
+            replay = build_replay(args)
+        else:
+            plan = build_plan(args, datetime.now(UTC))
     except SimulateUsageError as exc:
         print(f"funnelwatch simulate: error: {exc}", file=sys.stderr)
         return 2
-    cfg = plan.config
-    until = cfg.end.isoformat() if cfg.end is not None else "interrupted"
-    log(
-        f"simulating {args.mode} {cfg.start.isoformat()} .. {until}, seed {cfg.seed}, "
-        f"run tag {run_tag(cfg)}, {len(cfg.campaigns)} campaigns"
-    )
+    from .producer import topic_names
+
+    names = topic_names(settings)
+    records: Iterator[SentRecord]
+    if replay is not None:
+        pace = "as fast as possible" if replay.rate is None else f"{replay.rate:,.0f} records/s"
+        log(f"replaying {replay.path} to {', '.join(names.values())}, {pace}")
+        records = replay_records(replay.path)
+        if replay.rate is not None:
+            records = rate_paced(records, replay.rate)
+    else:
+        assert plan is not None
+        cfg = plan.config
+        until = cfg.end.isoformat() if cfg.end is not None else "interrupted"
+        log(
+            f"simulating {args.mode} {cfg.start.isoformat()} .. {until}, seed {cfg.seed}, "
+            f"run tag {run_tag(cfg)}, {len(cfg.campaigns)} campaigns"
+        )
+        records = plan_records(plan)
     tally: Counter[str] = Counter()
     writer = None
     if args.ground_truth is not None:
-        from .producer import topic_names
-
-        writer = GroundTruthWriter(args.ground_truth, topic_names(settings))
+        writer = GroundTruthWriter(args.ground_truth, names)
 
     def seen(record: SentRecord) -> None:
         tally[record.topic_key] += 1
@@ -322,17 +527,18 @@ def run_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
     began = time.monotonic()
     failed = 0
+    bad_file = False
     try:
         if args.dry_run:
-            for n, record in enumerate(plan_records(plan), 1):
+            for n, record in enumerate(records, 1):
                 seen(record)
                 if n % args.progress_every == 0:
                     log(f"generated {n} records")
         else:
-            from .producer import send_records  # kafka-python only when sending
+            from .producer import send_records  # the Kafka client only when sending
 
             result = send_records(
-                plan_records(plan),
+                records,
                 settings,
                 progress_every=args.progress_every,
                 log=log,
@@ -343,6 +549,9 @@ def run_simulate(args: argparse.Namespace, settings: Settings) -> int:
                 log(f"delivery failed for {failed} records, first: {result.first_error}")
     except KeyboardInterrupt:
         log("interrupted")
+    except ReplayFileError as exc:  # the records before the bad line were sent
+        print(f"funnelwatch simulate: error: {exc}", file=sys.stderr)
+        bad_file = True
     finally:
         if writer is not None:
             writer.close()
@@ -354,11 +563,11 @@ def run_simulate(args: argparse.Namespace, settings: Settings) -> int:
         f"clicks {tally['clicks']}, forms {tally['forms']}, crm {tally['crm']}; "
         f"{tally['duplicates']} duplicates, {tally['malformed']} malformed"
     )
-    if args.events is not None and total < args.events and not plan.live:
+    if plan is not None and args.events is not None and total < args.events and not plan.live:
         log(
             f"note: the range held only {total} of the {args.events} records asked for; "
             "pass a longer --duration or a higher --clicks-per-minute"
         )
     if writer is not None:
         log(f"ground truth: {writer.path} ({writer.count} lines)")
-    return 1 if failed else 0
+    return 1 if failed or bad_file else 0

@@ -1,4 +1,4 @@
-"""The board's queries against a real (embedded) ClickHouse, fed through the real sink.
+"""The board's queries against a real (embedded) ClickHouse, fed by the rollup's own statements.
 
 Two campaigns run for 40 minutes with the same traffic; the forms of ``cmp-broken``
 stop sending leads at minute 25, as when a landing page breaks mid-campaign.
@@ -17,8 +17,8 @@ from rich.console import Console
 from funnelwatch.clickhouse import ClickHouse, connect
 from funnelwatch.demo.board import Board, conversion_dropped, render_board
 from funnelwatch.demo.queries import campaign_funnels, kpis, latest_conversions
-from funnelwatch.processors.facts import Fact
-from funnelwatch.processors.sink import FactSink
+from funnelwatch.processors.attribution.facts import Fact
+from funnelwatch.processors.rollup.offline import load_facts
 from funnelwatch.schemas.funnel import load_funnel
 from funnelwatch.schemas.migrate import migrate
 from tests.support.clickhouse import make_fact
@@ -71,10 +71,10 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouse]:
     path: Path = tmp_path_factory.mktemp("board-chdb")
     ch = connect("chdb://" + str(path))
     migrate(ch)
-    sink = FactSink(lambda: ch, load_funnel(), (15, 60, 1440), roll_interval=0)
-    # Several batches, so the sink's incremental rolling recomputation is what we read.
+    # Several batches, so the incremental rolling recomputation is what we read.
     for start in range(0, MINUTES, 10):
-        sink.flush([f for m in range(start, start + 10) for f in facts_of_minute(m)])
+        batch = [f for m in range(start, start + 10) for f in facts_of_minute(m)]
+        load_facts(ch, batch, load_funnel(), (15, 60, 1440))
     yield ch
     ch.close()
 

@@ -205,7 +205,9 @@ def test_worker_is_scraped_and_a_funnel_alert_reaches_the_webhook_once_per_campa
             "the worker's consumer lag in Prometheus",
         )
         assert any(s["metric"]["topic"] == f"{env.name}.ad-clicks" for s in lag)
-        assert any(s["metric"]["topic"] == f"{env.name}.facts" for s in lag)
+        # the internal hop of forms and CRM events, and the roller's notices
+        assert any(s["metric"]["topic"] == f"{env.name}.by-lead" for s in lag)
+        assert any(s["metric"]["topic"] == f"{env.name}.rollup" for s in lag)
         # about 5% malformed sent; the first evaluations may see only part of the rates
         ratio = wait_for(
             lambda: prometheus.query("funnelwatch:dead_letter_ratio:rate5m > 0.01"),

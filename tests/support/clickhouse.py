@@ -3,12 +3,13 @@ with defaults."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from funnelwatch.clickhouse import ClickHouse, connect
 from funnelwatch.processors.alerting.store import alert_row
+from funnelwatch.processors.attribution.facts import FACT_COLUMNS, Fact
 from funnelwatch.processors.detectors.lifecycle import Alert
-from funnelwatch.processors.facts import Fact
 from funnelwatch.schemas.migrate import migrate
 
 
@@ -29,6 +30,24 @@ def fresh_database(url: str, name: str) -> ClickHouse:
         client = connect(server_database_url(url, database))
     migrate(client)
     return client
+
+
+def drop_database(url: str, name: str) -> None:
+    """Drop what :func:`fresh_database` made on the shared server (chDB: nothing to do)."""
+    if url.startswith("clickhouse://"):
+        client = connect(url)
+        try:
+            client.execute(f"DROP DATABASE IF EXISTS {name.replace('-', '_')}")
+        finally:
+            client.close()
+
+
+def write_facts(client: ClickHouse, facts: Sequence[Fact]) -> None:
+    """Insert facts into ``funnel_facts`` alone, as the hot path's checkpoint does (the
+    click and lead indexes follow by their materialized views; no KPIs)."""
+    client.insert_columns(
+        "funnel_facts", {name: [f[i] for f in facts] for i, name in enumerate(FACT_COLUMNS)}
+    )
 
 
 def make_fact(minute: int, stage: str, event_id: str, campaign_id: str, **fields: Any) -> Fact:
@@ -53,9 +72,10 @@ def make_fact(minute: int, stage: str, event_id: str, campaign_id: str, **fields
         source_topic="t",
         source_partition=0,
         source_offset=0,
+        lead_partition=0,
     )
     values.update(fields)
-    return Fact(**values)  # type: ignore[typeddict-item]
+    return Fact(**values)
 
 
 #: A whole minute (epoch seconds): the minute ``fact`` counts its minutes from.

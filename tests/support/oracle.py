@@ -167,6 +167,8 @@ def _rolling(
     stages = funnel.stage_names
     by_group: dict[tuple[str, str, str], dict[str, list[int]]] = {}
     for (minute, campaign, dim, value, stage), (events, _, _) in kpi.items():
+        if dim != "all":  # rolling conversions are kept for whole campaigns only
+            continue
         arrays = by_group.setdefault(
             (campaign, dim, value), {s: [0] * n for s in (*stages, "__any__")}
         )

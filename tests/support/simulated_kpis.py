@@ -1,37 +1,34 @@
-"""Simulator traffic written to ClickHouse without Kafka: generator → attribution → sink.
+"""Simulator traffic written to ClickHouse without Kafka: generator → attribution → rollup.
 
 The records come from the simulator's generator (what ``funnelwatch simulate --dry-run``
-writes), the facts from the processors' pure attribution functions, and the tables from
-the real FactSink, so every table the boards read holds what the pipeline would write
-after draining. Valid events only, deduplicated by event_id (as the worker does); the
-final state of each lead is emitted once, which is what the worker's re-emissions
-converge to.
+writes), decoded by the hot path's own decoder, the facts from the processors' pure
+attribution functions (``attribution.rules`` and ``attribution.lead``), and the tables
+from ``rollup.offline.load_facts`` (the statements the hot path and the roller run), so
+every table the boards read holds what the pipeline would write after draining. Valid
+events only, deduplicated by event_id (as the worker does); the final state of each lead
+is emitted once, which is what the worker's re-emissions converge to.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from funnelwatch.clickhouse import ClickHouse
-from funnelwatch.processors.attribution import (
-    add_crm,
-    add_form,
-    attribute_form,
-    click_fact,
-    click_segment,
-    lead_facts,
-    new_lead_state,
-)
-from funnelwatch.processors.facts import Fact
-from funnelwatch.processors.sink import FactSink
+from funnelwatch.processors.attribution.facts import Fact, minute_of
+from funnelwatch.processors.attribution.lead import LeadState, add_crm, add_form, lead_facts
+from funnelwatch.processors.attribution.rules import Segment, attribute_form, click_segment
+from funnelwatch.processors.rollup.offline import load_facts
+from funnelwatch.processors.source.placement import owner_partition
+from funnelwatch.schemas.decode import EventDecoder, EventStruct, event_ms
 from funnelwatch.schemas.funnel import load_funnel
 from funnelwatch.streams.simulator.generator import generate
 from funnelwatch.streams.simulator.incidents import Incident
 from funnelwatch.streams.simulator.model import SimulationConfig, default_campaigns
+
+#: partitions the lead facts' ``lead_partition`` is computed for (the settings' default)
+PARTITIONS = 4
 
 
 @dataclass(frozen=True)
@@ -61,36 +58,58 @@ class Simulation:
         )
 
 
-def simulated_facts(sim: Simulation) -> list[Fact]:
-    funnel = load_funnel()
-    events: dict[str, dict[str, list[dict[str, Any]]]] = {"clicks": {}, "forms": {}, "crm": {}}
+def simulated_events(sim: Simulation) -> dict[str, list[EventStruct]]:
+    """The simulation's valid events per topic key, first seen of each event_id."""
+    decoder = EventDecoder()
+    now = sim.end + 60  # the decoder's age and skew limits, as a worker right after the run
+    seen: set[str] = set()
+    events: dict[str, list[EventStruct]] = {"clicks": [], "forms": [], "crm": []}
     for record in generate(sim.config()):
         if record.valid:
-            event = json.loads(record.value)
-            events[record.topic_key].setdefault(event["event_id"], []).append(event)
+            event = decoder.decode(record.value, now)
+            if event.event_id not in seen:
+                seen.add(event.event_id)
+                events[record.topic_key].append(event)
+    return events
+
+
+def simulated_facts(sim: Simulation) -> list[Fact]:
+    funnel = load_funnel()
+    click_stage, lead_stage = funnel.stage_names[:2]
+    events = simulated_events(sim)
     offset = iter(range(10**9))
     facts: list[Fact] = []
-    clicks: dict[str, dict[str, str]] = {}
-    for (click,) in (e[:1] for e in events["clicks"].values()):
-        facts.append(click_fact(click, ("clicks", 0, next(offset))))
-        clicks[click["click_id"]] = click_segment(click)
-    leads: dict[str, dict[str, Any]] = {}
-    for (form,) in (e[:1] for e in events["forms"].values()):
-        state = leads.setdefault(form["lead_id"], new_lead_state())
-        attr = attribute_form(form, clicks.get(form.get("click_id") or ""))
-        add_form(state, form, attr, ("forms", 0, next(offset)))
-    for (crm,) in (e[:1] for e in events["crm"].values()):
-        add_crm(leads.setdefault(crm["lead_id"], new_lead_state()), crm, ("crm", 0, next(offset)))
+    clicks: dict[str, Segment] = {}
+    for click in events["clicks"]:
+        t = event_ms(click)
+        segment = clicks[click.click_id] = Segment(*click_segment(click))
+        facts.append(
+            Fact(minute_of(t), click_stage, click.event_id, t, *segment, "click", "",
+                 click.click_id, click.cost_micros, 0, 1, 1, "clicks", 0, next(offset), 0)
+        )  # fmt: skip
+    leads: dict[str, LeadState] = {}
+    for form in events["forms"]:
+        state = leads.setdefault(form.lead_id, LeadState())
+        attr = attribute_form(form, clicks.get(form.click_id or ""))
+        add_form(state, form.event_id, event_ms(form), attr, form.click_id or "",
+                 ("forms", 0, next(offset)))  # fmt: skip
+    for crm in events["crm"]:
+        stage = funnel.stage_for_status(crm.status)
+        if stage is None:
+            continue
+        add_crm(leads.setdefault(crm.lead_id, LeadState()), crm.event_id, event_ms(crm), stage,
+                crm.deal_value_micros or 0, ("crm", 0, next(offset)))  # fmt: skip
     for lead_id, state in leads.items():
-        state["rev"] = 1
-        facts.extend(lead_facts(lead_id, state, funnel))
-    return sorted(facts, key=lambda f: (f["minute"], f["event_time_ms"]))
+        partition = owner_partition(lead_id, PARTITIONS)
+        facts.extend(lead_facts(lead_id, partition, state, lead_stage, 1))
+    return sorted(facts, key=lambda f: (f.minute, f.event_time_ms))
 
 
 def load(client: ClickHouse, sim: Simulation, windows: Sequence[int] = (15, 60)) -> int:
-    """Write the simulation's facts through the sink in hour-sized batches; returns facts."""
+    """Write the simulation's facts and KPIs in hour-sized batches; returns facts."""
     facts = simulated_facts(sim)
-    sink = FactSink(lambda: client, load_funnel(), tuple(windows), roll_interval=0)
+    funnel = load_funnel()
     for hour_start in range(sim.start, sim.end + 1, 3600):
-        sink.flush([f for f in facts if hour_start <= f["minute"] < hour_start + 3600])
+        batch = [f for f in facts if hour_start <= f.minute < hour_start + 3600]
+        load_facts(client, batch, funnel, tuple(windows))
     return len(facts)

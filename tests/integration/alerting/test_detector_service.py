@@ -14,7 +14,7 @@ from funnelwatch.clickhouse import ClickHouse
 from funnelwatch.processors.alerting import store
 from funnelwatch.processors.alerting.service import HOPS, DetectorService
 from funnelwatch.processors.detectors import DetectorConfig
-from funnelwatch.processors.sink import FactSink
+from funnelwatch.processors.rollup.offline import load_facts
 from funnelwatch.schemas.funnel import load_funnel
 from tests.support.clickhouse import BASE, fact, fresh_database
 
@@ -37,12 +37,11 @@ def write(c: ClickHouse, first: int, last: int, leads_until: int, leads_from: in
         facts += [fact(m * 100 + i, "click", m, cost_micros=500_000) for i in range(20)]
         if m < leads_until or m >= leads_from:
             facts.append(fact(10**7 + m, "lead", m, lead_id=f"L{m}"))
-    sink = FactSink(lambda: c, load_funnel(), (15,), roll_interval=0)
-    sink.flush(facts)
+    load_facts(c, facts, load_funnel(), (15,))
 
 
 class Clock:
-    """Wall-clock time, moved on by the test (the sink's writes are 'settled' at once)."""
+    """Wall-clock time, moved on by the test (facts written are 'settled' at once)."""
 
     def __init__(self) -> None:
         self.now = time.time() + 60
@@ -111,14 +110,14 @@ def test_matured_cohorts_count_who_reached_the_next_stage_within_the_maturity(
         if i % 3 == 0:  # a third contacted 30 minutes later, one more far too late
             facts.append(fact(1000 + i, "contacted", i + 30, lead_id=f"L{i}"))
     facts.append(fact(2000, "contacted", 60 * 20, lead_id="L1"))
-    FactSink(lambda: client, load_funnel(), (15,), roll_interval=0).flush(facts)
+    load_facts(client, facts, load_funnel(), (15,))
     cohorts = list(store.read_cohorts(client, BASE, BASE + 3600, "lead", "contacted", 12 * 3600))
     assert [(o.minute, o.campaign_id, o.trials, o.successes) for o in cohorts] == [
         (BASE, "A", 60, 20)
     ]
 
 
-def test_minutes_the_sink_still_rewrites_wait_until_they_settle(client: ClickHouse) -> None:
+def test_minutes_still_being_rewritten_wait_until_they_settle(client: ClickHouse) -> None:
     write(client, 0, 100, leads_until=100)
     clock = Clock()
     detectors = service(clock)

@@ -19,8 +19,8 @@ WHOLE = TimeRange.of_seconds(SIMULATION.start, SIMULATION.end, interval_s=300)
 
 
 def test_totals_count_every_counted_fact_and_all_spend(loaded: ClickHouse) -> None:
-    facts = [f for f in simulated_facts(SIMULATION) if f["counted"]]
-    per_stage = Counter(f["stage"] for f in facts)
+    facts = [f for f in simulated_facts(SIMULATION) if f.counted]
+    per_stage = Counter(f.stage for f in facts)
 
     ((click, lead, contacted, qualified, won, spend, *_),) = rows(
         loaded, expanded(overview.TOTALS.sql, WHOLE, {})
@@ -29,7 +29,7 @@ def test_totals_count_every_counted_fact_and_all_spend(loaded: ClickHouse) -> No
     assert (click, lead, contacted, qualified, won) == tuple(
         per_stage[s] for s in ("click", "lead", "contacted", "qualified", "won")
     )
-    assert spend == pytest.approx(sum(f["cost_micros"] for f in facts) / 1e6)
+    assert spend == pytest.approx(sum(f.cost_micros for f in facts) / 1e6)
 
 
 def test_attention_table_puts_the_campaign_with_the_broken_form_first(

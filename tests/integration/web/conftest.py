@@ -113,7 +113,7 @@ def stack(
             "FUNNELWATCH_BID_TARGETS": json.dumps(targets),
             "FUNNELWATCH_BID_INTERVAL_SECONDS": "1",
             "FUNNELWATCH_BID_MIN_CLICKS": "20",
-            "FUNNELWATCH_SINK_BATCH_SECONDS": "0.3",
+            "FUNNELWATCH_BATCH_MAX_SECONDS": "0.3",
             "FUNNELWATCH_ROLLING_INTERVAL_SECONDS": "0.5",
         },
     )

@@ -20,7 +20,7 @@ from .test_ingest import _now, _post, click
 pytestmark = pytest.mark.integration
 
 #: FUNNELWATCH_BID_INTERVAL_SECONDS of the stack, plus the pipeline's own latency
-#: (attribution, a sink batch of 0.3 s): the reaction time the test allows
+#: (attribution, a hot-path batch of at most 0.3 s): the reaction time the test allows
 REACTION_SECONDS = 1 + 9
 
 

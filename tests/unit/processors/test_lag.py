@@ -1,17 +1,18 @@
-"""Consumer lag: the arithmetic, the gauge following the assignment, and which
-partitions of the Faust consumer count (no changelogs)."""
+"""Consumer lag: the arithmetic, the gauge following the assignment, and the lag the hot
+path reports from its consumer (high watermarks against its committed offsets)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections import namedtuple
-from typing import Any
+from pathlib import Path
 
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from prometheus_client import REGISTRY
 
-from funnelwatch.processors.lag import LagReporter, faust_lags, partition_lag
-
-TP = namedtuple("TP", "topic partition")
+from funnelwatch.processors.hotpath.config import HotPathConfig, Topics
+from funnelwatch.processors.hotpath.loop import HotPath
+from funnelwatch.processors.lag import LagReporter, partition_lag
+from funnelwatch.schemas.contracts import Limits
+from funnelwatch.schemas.funnel import load_funnel
 
 
 def sample(topic: str, partition: int) -> float | None:
@@ -41,51 +42,42 @@ def test_reporter_removes_the_series_of_partitions_no_longer_assigned() -> None:
 
 
 class FakeConsumer:
-    def __init__(
-        self,
-        highwaters: dict[Any, int | None],
-        positions: dict[Any, int],
-        broker_ends: dict[Any, int] | None = None,
-    ) -> None:
-        self._highwaters = highwaters
-        self._positions = positions
-        self._broker_ends = broker_ends or {}
+    def __init__(self, highwaters: dict[tuple[str, int], int], fail: bool = False) -> None:
+        self.highwaters = highwaters
+        self.fail = fail
 
-    def assignment(self) -> set[Any]:
-        return set(self._highwaters)
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition(t, p) for t, p in self.highwaters]
 
-    def highwater(self, tp: Any) -> int | None:
-        return self._highwaters[tp]
-
-    async def highwaters(self, *tps: Any) -> dict[Any, int]:
-        return {tp: self._broker_ends[tp] for tp in tps}
-
-    async def position(self, tp: Any) -> int:
-        return self._positions[tp]
+    def get_watermark_offsets(self, tp: TopicPartition, cached: bool) -> tuple[int, int]:
+        assert cached  # the lag refresh never waits on the broker
+        if self.fail:
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT))
+        return (0, self.highwaters[(tp.topic, tp.partition)])
 
 
-class FakeApp:
-    def __init__(self, consumer: FakeConsumer, committed: dict[Any, int]) -> None:
-        self.consumer = consumer
-        self.monitor = type("Monitor", (), {"tp_committed_offsets": committed})()
+def hot_path(tmp_path: Path) -> HotPath:
+    topics = Topics("lagtest.clicks", "lagtest.forms", "lagtest.crm", "lagtest.by-lead",
+                    "lagtest.dead", "lagtest.rollup", partitions=2)  # fmt: skip
+    config = HotPathConfig("localhost:1", "lagtest", topics, load_funnel(), Limits(), tmp_path)
+    return HotPath(config, connect_clickhouse=lambda: None)
 
 
-def test_faust_lag_uses_committed_offsets_then_positions_and_skips_changelogs() -> None:
-    clicks0, clicks1 = TP("fw.ad-clicks", 0), TP("fw.ad-clicks", 1)
-    changelog, leader = TP("fw-clicks-changelog", 0), TP("fw-__assignor-__leader", 0)
-    app = FakeApp(
-        FakeConsumer(
-            {clicks0: 500, clicks1: 80, changelog: 9000, leader: 3},
-            {clicks0: 450, clicks1: 70, changelog: 0, leader: 0},
-        ),
-        committed={clicks0: 400},  # partition 1 has had no commit in this process yet
+def test_the_hot_path_reports_the_lag_of_its_assignment_from_its_committed_offsets(
+    tmp_path: Path,
+) -> None:
+    hp = hot_path(tmp_path)
+    hp.consumer = FakeConsumer(
+        {("lagtest.clicks", 0): 500, ("lagtest.forms", 0): 80, ("lagtest.crm", 0): -1}
     )
-    lags = asyncio.run(faust_lags(app, excluded=["fw-__assignor-__leader"]))
-    assert lags == {("fw.ad-clicks", 0): 100, ("fw.ad-clicks", 1): 10}
-
-
-def test_a_partition_never_fetched_reports_its_lag_from_the_broker_end_offset() -> None:
-    stuck = TP("fw.ad-clicks", 0)
-    app = FakeApp(FakeConsumer({stuck: None}, {stuck: 1200}, broker_ends={stuck: 22_000}), {})
-    lags = asyncio.run(faust_lags(app, excluded=[]))
-    assert lags == {("fw.ad-clicks", 0): 20_800}
+    hp._committed = {("lagtest.clicks", 0): 450}  # forms 0: nothing committed yet
+    hp._report_lag()
+    assert sample("lagtest.clicks", 0) == 50
+    assert sample("lagtest.forms", 0) == 80
+    assert sample("lagtest.crm", 0) is None  # its high watermark is not known yet
+    hp.consumer = FakeConsumer({("lagtest.forms", 0): 80})
+    hp._report_lag()  # after a rebalance: only what is assigned now
+    assert sample("lagtest.clicks", 0) is None and sample("lagtest.forms", 0) == 80
+    hp.consumer = FakeConsumer({("lagtest.forms", 0): 80}, fail=True)
+    hp._report_lag()  # the broker away: no made-up numbers
+    assert sample("lagtest.forms", 0) is None

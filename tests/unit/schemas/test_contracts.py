@@ -55,6 +55,10 @@ BAD_RECORDS = [
     (_raw(event_time="2026-11-29T11:00:00"), "schema"),
     (_raw(event_time="2000-01-02T00:00:00Z"), "ancient_event_time"),
     (_raw(cost_micros=10**12), "absurd_cost"),
+    # what would stop the decoder itself, not only fail the record
+    (b"[" * 100_000 + b"]" * 100_000, "malformed_json"),
+    (b'{"cost_micros": ' + b"9" * 5000 + b"}", "malformed_json"),
+    (_raw(event_time="9999-12-31T23:59:59-23:59"), "schema"),
 ]
 
 

@@ -1,0 +1,161 @@
+"""Per-minute KPIs and rolling conversions, recomputed in ClickHouse from the facts.
+
+Invariant: after :func:`recompute_minutes` for a set of minutes, every ``kpi_minute``
+row of those minutes equals the aggregate of the latest version of every counted
+fact of that minute — including rows that must fall back to zero because a fact
+moved to another campaign. :func:`recompute_rolling` then derives every rolling
+conversion whose window touches the target minutes. Both read only what
+ClickHouse holds, so running them again (after a crash, a replay) gives the same rows.
+One process recomputes at a time (the roller, see :mod:`.roller`), so a recompute that
+started later, and therefore saw more facts, always carries the higher version.
+The SQL keeps to what ClickHouse 18.16 and modern ClickHouse both understand.
+"""
+
+from __future__ import annotations
+
+from funnelwatch.clickhouse import ClickHouse
+from funnelwatch.schemas.funnel import Funnel
+
+from .versions import new_version
+
+#: target minutes per rolling-recompute query (see recompute_rolling)
+ROLL_CHUNK_MINUTES = 1440
+#: minutes per kpi recompute query: the list goes into the SQL twice, and a query must
+#: stay under ClickHouse's max_query_size (256 KiB); 2,000 minutes are about 44 KB
+KPI_CHUNK_MINUTES = 2000
+
+#: segment dimensions every fact is counted under; 'all' is the campaign as a whole
+DIMENSIONS = ("all", "channel", "ad_group", "device", "geo")
+#: Rolling conversions are kept for the whole campaign: per segment, a row per minute,
+#: window and transition would grow with minutes x segments (120,000 rows a minute at
+#: 10,000 campaign x segment keys) whatever the traffic, and no reader needs them.
+ROLLING_DIM = "all"
+
+# The newest version of each fact is what FINAL reads of a ReplacingMergeTree(version)
+# (one row per sorting key: minute, stage, event_id). Only conditions on the sorting key
+# go into WHERE: a condition on another column could be applied before the versions are
+# collapsed (PREWHERE) and resurrect an older one. Facts are summed per whole segment
+# before being spread to the dimensions, so the spreading handles groups, not events.
+_RECOMPUTE_MINUTES = """
+INSERT INTO kpi_minute
+    (minute, campaign_id, dim, dim_value, stage, events, cost_micros, revenue_micros, version)
+SELECT minute, campaign_id, dim, dim_value, stage, sum(n), sum(cost), sum(revenue), %(version)s
+FROM
+(
+    SELECT minute, campaign_id, dim, dim_value, stage, n, cost, revenue
+    FROM
+    (
+        SELECT minute, campaign_id, channel, ad_group_id, device, geo, stage,
+               toUInt64(sum(counted)) AS n, sumIf(cost_micros, counted = 1) AS cost,
+               sumIf(revenue_micros, counted = 1) AS revenue
+        FROM funnel_facts FINAL
+        WHERE minute IN %(minutes)s
+        GROUP BY minute, campaign_id, channel, ad_group_id, device, geo, stage
+    )
+    ARRAY JOIN
+        ['all', 'channel', 'ad_group', 'device', 'geo'] AS dim,
+        ['all', channel, ad_group_id, device, geo] AS dim_value
+    UNION ALL
+    SELECT minute, campaign_id, dim, dim_value, stage, toUInt64(0), toInt64(0), toInt64(0)
+    FROM kpi_minute
+    WHERE minute IN %(minutes)s
+)
+GROUP BY minute, campaign_id, dim, dim_value, stage
+"""
+
+# Rolling sums by prefix sums, linear in the minutes covered: per group and stage a
+# dense per-minute array from `base` (the first minute any target window holds) to
+# `hi`, its cumulative sum cs (with a leading 0), and for target j (t = lo + 60 j)
+# the window sum cs[j + W + 1] - cs[j + 1], taken as the difference of two slices.
+# A pseudo-stage '*' counts the minutes with any row, so a target gets a row exactly
+# when its window holds data. No lambda captures a column and each level has one
+# ARRAY JOIN: ClickHouse 18.16 supports neither.
+_RECOMPUTE_ROLLING = """
+INSERT INTO conversion_rolling
+    (minute, campaign_id, dim, dim_value, window_minutes, from_stage, to_stage,
+     from_events, to_events, version)
+SELECT toDateTime(t), campaign_id, dim, dim_value, %(window)s, from_stage, to_stage,
+       sumIf(n, stage = from_stage), sumIf(n, stage = to_stage), %(version)s
+FROM
+(
+SELECT campaign_id, dim, dim_value, stage, n, t
+FROM
+(
+    SELECT campaign_id, dim, dim_value, stage,
+           arrayConcat([toUInt64(0)], arrayCumSum(groupArrayInsertAt(0, %(dense)s)(events, idx)))
+               AS cs
+    FROM
+    (
+        SELECT campaign_id, dim, dim_value, stage, events,
+               toUInt32(intDiv(toUInt32(minute) - %(base)s, 60)) AS idx
+        FROM
+        (
+            SELECT minute, campaign_id, dim, dim_value, stage, argMax(events, version) AS events
+            FROM kpi_minute
+            WHERE minute >= toDateTime(%(base)s) AND minute <= toDateTime(%(hi)s)
+              AND dim = %(dim)s
+            GROUP BY minute, campaign_id, dim, dim_value, stage
+        )
+        UNION ALL
+        SELECT campaign_id, dim, dim_value, '*', toUInt64(1),
+               toUInt32(intDiv(toUInt32(minute) - %(base)s, 60))
+        FROM kpi_minute
+        WHERE minute >= toDateTime(%(base)s) AND minute <= toDateTime(%(hi)s)
+          AND dim = %(dim)s
+        GROUP BY minute, campaign_id, dim, dim_value
+    )
+    GROUP BY campaign_id, dim, dim_value, stage
+)
+ARRAY JOIN
+    arrayMap((a, b) -> a - b, arraySlice(cs, %(width)s + 1, %(targets)s),
+             arraySlice(cs, 1, %(targets)s)) AS n,
+    arrayMap(j -> toUInt32(%(lo)s) + j * 60, range(%(targets)s)) AS t
+)
+ARRAY JOIN %(from_stages)s AS from_stage, %(to_stages)s AS to_stage
+GROUP BY campaign_id, dim, dim_value, t, from_stage, to_stage
+HAVING sumIf(n, stage = '*') > 0
+"""
+
+
+def recompute_minutes(client: ClickHouse, minutes: set[int]) -> None:
+    """Rewrite ``kpi_minute`` for these minutes (epoch seconds, multiples of 60)."""
+    ordered = sorted(minutes)
+    version = new_version()
+    for start in range(0, len(ordered), KPI_CHUNK_MINUTES):
+        chunk = tuple(ordered[start : start + KPI_CHUNK_MINUTES])
+        client.execute(_RECOMPUTE_MINUTES, {"minutes": chunk, "version": version})
+
+
+def recompute_rolling(
+    client: ClickHouse, funnel: Funnel, windows: tuple[int, ...], lo: int, hi: int
+) -> None:
+    """Rewrite rolling conversions of whole campaigns for every minute t in [lo, hi] and
+    every window.
+
+    The span is cut into chunks of ``ROLL_CHUNK_MINUTES``: the query holds a dense array
+    per series over chunk + window, so memory stays bounded when a late event reopens
+    minutes days back."""
+    if hi < lo:
+        return
+    transitions = funnel.transitions
+    version = new_version()
+    for chunk_lo in range(lo, hi + 1, ROLL_CHUNK_MINUTES * 60):
+        chunk_hi = min(hi, chunk_lo + (ROLL_CHUNK_MINUTES - 1) * 60)
+        for window in windows:
+            base = chunk_lo - (window - 1) * 60
+            client.execute(
+                _RECOMPUTE_ROLLING,
+                {
+                    "window": window,
+                    "width": window,
+                    "lo": chunk_lo,
+                    "hi": chunk_hi,
+                    "base": base,
+                    "dense": (chunk_hi - base) // 60 + 1,
+                    "targets": (chunk_hi - chunk_lo) // 60 + 1,
+                    "from_stages": [a for a, _ in transitions],
+                    "to_stages": [b for _, b in transitions],
+                    "dim": ROLLING_DIM,
+                    "version": version,
+                },
+            )
