@@ -104,14 +104,19 @@ class Aligner:
                 at[tp] = (last.timestamp()[1], (last.offset() or 0) + 1)
         limits = self._limits(at, has_more)
         held: dict[TopicPartition, int] = {}
+        now = time.monotonic()
         for tp, run in runs.items():
             if tp[0] not in rank:
                 continue
             limit = limits[rank[tp[0]]]
+            since = self._since.get(tp)
+            if since is not None and now - since >= self._max_pause:
+                limit = None  # held for long enough: its parents may never come
             if limit is not None and run[-1].timestamp()[1] > limit:
                 for i, r in enumerate(run):
                     ts = r.timestamp()[1]
                     if ts > limit:
+                        self._since.setdefault(tp, now)
                         held[tp] = offset = r.offset() or 0
                         self._at[tp] = (ts, offset)
                         del run[i:]
@@ -119,6 +124,7 @@ class Aligner:
                     self._at[tp] = (ts, (r.offset() or 0) + 1)
             else:
                 self._at[tp] = at[tp]
+                self._since.pop(tp, None)
         return runs, held
 
     def ahead(self, has_more: HasMore) -> set[TopicPartition]:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from ..source.placement import PARTITIONER
 from .config import HotPathConfig
@@ -106,6 +106,19 @@ def make_consumer(config: HotPathConfig, group_id: str, quieter: Quieter, **extr
             **extra,
         }
     )
+
+
+def assign_unpaused(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    """Take an assignment from inside ``on_assign``, every partition of it fetching.
+
+    librdkafka keeps a partition's pause flag across rebalances: a partition paused
+    during an outage or by the aligner, revoked and assigned again, would stay paused for
+    good while this worker believes it unpaused (measured: no record after the
+    reassignment). The callback assigns and resumes what it is given itself.
+    """
+    consumer.assign(partitions)
+    if partitions:
+        consumer.resume(partitions)
 
 
 def make_producer(

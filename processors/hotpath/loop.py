@@ -36,7 +36,7 @@ from .batch import BatchProcessor, Counts, FactColumns, Pending
 from .checkpoint import Checkpoint
 from .config import HotPathConfig
 from .gate import Abandoned, Gate
-from .kafka import Quieter, make_consumer, make_producer
+from .kafka import Quieter, assign_unpaused, make_consumer, make_producer
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +209,7 @@ class HotPath:
         self.gate.in_callback = True
         self.gate.forget_pause()
         try:
+            assign_unpaused(consumer, partitions)
             committed = {
                 (tp.topic, tp.partition): tp.offset
                 for tp in consumer.committed(partitions, timeout=60)

@@ -32,7 +32,7 @@ from funnelwatch.schemas.funnel import Funnel
 from .. import metrics
 from ..hotpath.config import HotPathConfig
 from ..hotpath.gate import Abandoned, Gate
-from ..hotpath.kafka import Quieter, make_consumer
+from ..hotpath.kafka import Quieter, assign_unpaused, make_consumer
 from ..hotpath.loop import exit_without_commit
 from ..lag import LagReporter, partition_lag
 from .progress import Progress, after_minutes, read_progress, roll
@@ -166,6 +166,7 @@ class Roller:
         self._next_roll = time.monotonic() + max(self.roll_interval, ROLL_DUTY * took)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        assign_unpaused(consumer, partitions)
         if not partitions:
             return
         committed = consumer.committed(partitions, timeout=60)

@@ -140,6 +140,9 @@ def test_a_partition_is_paused_at_most_max_pause_seconds(clock: Clock) -> None:
     assert a.ahead(ends) == {(FORMS, 0)}
     clock.now += 1.0  # the clicks are stuck: the forms go on regardless
     assert a.ahead(ends) == set()
+    # and the forms fetched again are not cut again while the clicks stay stuck
+    runs, held = a.cut(recs(FORMS, 0, 0, 5000, 5001), ends)
+    assert (offsets(runs[(FORMS, 0)]), held) == ([0, 1], {})
 
 
 def test_forgotten_partitions_hold_nothing_back(clock: Clock) -> None:
