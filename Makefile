@@ -17,7 +17,7 @@ TEST_PACKAGES := $(DEMO_PACKAGES) clickhouse-server=clickhouse-server \
 	chromium=chromium chromedriver=chromium-driver
 
 .PHONY: demo test lint typecheck check system-deps python-deps kafka-jars clean bench-detect \
-	bench-throughput
+	bench-throughput e2e-million
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,13 @@ TEST_WORKERS ?= 2
 test: python-deps kafka-jars
 	$(MAKE) --no-print-directory system-deps PACKAGES="$(TEST_PACKAGES)"
 	$(BIN)/python -m pytest -ra -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
+
+# The exactness invariant on 1,000,000 records (the clean chDB variant of the e2e test;
+# not part of `make test`: about 5 minutes here).
+e2e-million: python-deps kafka-jars
+	$(MAKE) --no-print-directory system-deps PACKAGES="$(TEST_PACKAGES)"
+	FUNNELWATCH_E2E_EVENTS=1000000 $(BIN)/python -m pytest -ra -p no:cacheprovider \
+		"tests/e2e/test_pipeline_exact.py::test_kpis_in_clickhouse_equal_the_oracle_after_drain[chdb-clean]"
 
 lint: python-deps
 	$(BIN)/ruff check .

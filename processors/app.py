@@ -44,6 +44,9 @@ from .reader import Reader
 from .rollup.roller import Roller
 
 log = logging.getLogger(__name__)
+# The ClickHouse driver warns on each failed connection and reconnect: during an outage
+# that is lines per second per thread. The gates report outages, a few lines each.
+logging.getLogger("clickhouse_driver").setLevel(logging.ERROR)
 
 
 class _WithoutFaustConsumer(BootStrategy):

@@ -3,8 +3,9 @@
 Invariant: a migration is applied at most once per database (recorded in
 ``schema_migrations``) and every statement is idempotent (``IF NOT EXISTS``; an
 ``ALTER TABLE t ADD COLUMN c`` is skipped when ``c`` exists, since ClickHouse 18.16
-knows no ``ADD COLUMN IF NOT EXISTS``), so a migration interrupted half-way is simply
-run again. The same files serve the
+knows no ``ADD COLUMN IF NOT EXISTS``; one that fails because another worker migrating
+at the same time added it counts as done), so a migration interrupted half-way is
+simply run again, and workers started together may all migrate. The same files serve the
 Debian ClickHouse 18.16 server and modern ClickHouse/chDB: the few clauses only
 modern versions know are template variables filled per server version.
 """
@@ -79,8 +80,15 @@ def migrate(client: ClickHouse, log: Callable[[str], None] = lambda _: None) -> 
         if m.version in done:
             continue
         for statement in m.statements(client.version):
-            if not _already_done(client, statement):
+            if _already_done(client, statement):
+                continue
+            try:
                 client.execute(statement)
+            except Exception:
+                # workers started together migrate together: another one may have added
+                # the column between the check and this statement
+                if not _already_done(client, statement):
+                    raise
         client.insert(
             "schema_migrations",
             ("version", "name", "applied_at"),

@@ -27,6 +27,7 @@ from funnelwatch.clickhouse import ClickHouse
 
 from .. import metrics
 from ..detectors import Alert, DetectorConfig
+from ..quiet import Quieter
 from . import store
 from .backlog import PipelineBacklog
 from .delivery import Dispatcher, Target, now, webhook_targets
@@ -72,6 +73,7 @@ class Alerting:
         self.session: aiohttp.ClientSession | None = None
         self.tasks: list[asyncio.Future[Any]] = []
         self.rebuilt = False
+        self._quiet = Quieter(log)
 
     def _new_service(self) -> DetectorService:
         s = self.settings
@@ -98,7 +100,8 @@ class Alerting:
 
     async def _start_dispatcher(self) -> Dispatcher:
         s = self.settings
-        self.session = aiohttp.ClientSession()
+        if self.session is None:  # one session, however many starts fail on ClickHouse
+            self.session = aiohttp.ClientSession()
         targets = [
             Target("kafka", self._kafka),
             *webhook_targets(self.session, s.alert_webhook_url, s.alert_slack_webhook_url),
@@ -138,7 +141,8 @@ class Alerting:
             caught_up = await self.backlog.check()
             alerts = await self.in_db(lambda c: self.service.step(c, caught_up))
         except Exception as exc:  # ClickHouse away: rebuild the detectors next time
-            log.warning("detector step failed, rebuilding from ClickHouse: %s", exc)
+            self._quiet(logging.WARNING, "step", f"detector step failed, rebuilding from "
+                        f"ClickHouse: {exc}")  # fmt: skip
             self.service = self._new_service()
             self.rebuilt = True
             return

@@ -27,6 +27,7 @@ from funnelwatch.clickhouse import ClickHouse
 from .. import metrics
 from ..attribution.lead import LeadState, lead_facts
 from ..lag import LagReporter, partition_lag
+from ..quiet import Quieter
 from ..rollup.versions import new_version, saw_version
 from ..state.clicks import ClickCache
 from ..state.leads import LeadStore
@@ -36,7 +37,7 @@ from .batch import BatchProcessor, Counts, FactColumns, Pending
 from .checkpoint import Checkpoint
 from .config import HotPathConfig
 from .gate import Abandoned, Gate
-from .kafka import Quieter, assign_unpaused, make_consumer, make_producer
+from .kafka import assign_unpaused, make_consumer, make_producer
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ minutes' ``kpi_minute`` rows from the facts, records them as dirty in the progre
 and recomputes rolling conversions for the dirty span at most every ``roll_interval``
 seconds (and never for more than a fifth of its time: a backlog makes each roll
 dearer), then commits the notices. It is also the group's leader for the other
-singletons (detectors, bid publishing): ``is_leader``.
+singletons (detectors, bid publishing, the hourly sweep of join state past its
+horizon): ``is_leader``.
 
 Invariants: a notice is committed only after the recompute of its minutes is durable
 and recorded in the progress row, so a crash repeats the recompute (idempotent) and
@@ -22,6 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import msgspec
 from confluent_kafka import Consumer, TopicPartition
@@ -32,9 +34,11 @@ from funnelwatch.schemas.funnel import Funnel
 from .. import metrics
 from ..hotpath.config import HotPathConfig
 from ..hotpath.gate import Abandoned, Gate
-from ..hotpath.kafka import Quieter, assign_unpaused, make_consumer
+from ..hotpath.kafka import assign_unpaused, make_consumer
 from ..hotpath.loop import exit_without_commit
 from ..lag import LagReporter, partition_lag
+from ..quiet import Quieter
+from ..state.horizon import drop_expired
 from .progress import Progress, after_minutes, read_progress, roll
 
 log = logging.getLogger(__name__)
@@ -44,6 +48,8 @@ ROLL_DUTY = 4.0
 #: while notices keep coming (a backlog), a roll waits this many roll intervals more:
 #: each roll re-reads a window's worth of minutes, so rolling less often costs less
 ROLL_BUSY_FACTOR = 4.0
+#: how often the leader drops join state past its horizon (state/horizon.py)
+SWEEP_EVERY_SECONDS = 3600.0
 _minutes = msgspec.msgpack.Decoder(list[int])
 
 
@@ -69,6 +75,7 @@ class Roller:
         self._progress: Progress | None = None
         self._next_roll = 0.0
         self._busy_wait = ROLL_BUSY_FACTOR * roll_interval
+        self._next_sweep = 0.0
         self._leader = threading.Event()
         self._thread: threading.Thread | None = None
         self._committed: int | None = None
@@ -138,6 +145,9 @@ class Roller:
             due = self._next_roll if not records else self._next_roll + self._busy_wait
             if self.is_leader and time.monotonic() >= due:
                 self.gate.clickhouse(self._roll)
+            if self.is_leader and time.monotonic() >= self._next_sweep:
+                self._next_sweep = time.monotonic() + SWEEP_EVERY_SECONDS
+                self.gate.clickhouse(self._sweep)
             if last is not None:
                 self.gate.commit({(self.topic, 0): last + 1})
                 self._committed = last + 1
@@ -164,6 +174,10 @@ class Roller:
         metrics.ROLLING_PENDING.set(self._progress.pending)
         took = time.monotonic() - started
         self._next_roll = time.monotonic() + max(self.roll_interval, ROLL_DUTY * took)
+
+    def _sweep(self, client: ClickHouse) -> None:
+        c = self.config
+        drop_expired(client, c.click_horizon_days, c.lead_horizon_days, datetime.now(UTC))
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         assign_unpaused(consumer, partitions)

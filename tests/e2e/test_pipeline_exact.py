@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer
 
 from funnelwatch.clickhouse import connect
 from funnelwatch.localstack.clickhouse_server import LocalClickHouseServer
@@ -34,6 +33,7 @@ from funnelwatch.localstack.kafka import LocalKafka
 from funnelwatch.localstack.ports import free_port
 from funnelwatch.schemas.funnel import load_funnel
 from funnelwatch.streams.catalogue import catalogue
+from tests.support.exactness import dead_letters, diff, pipeline_rows, value_bytes
 from tests.support.oracle import Expected, expected, valid_events
 from tests.support.pipeline import PipelineEnv, stop
 
@@ -83,6 +83,7 @@ def _env(
     bootstrap: str, clickhouse_url: str, home: Path, extra: dict[str, str] | None = None
 ) -> PipelineEnv:
     """A run of its own: topics, groups, state and (on a server) a database."""
+    home.mkdir(parents=True, exist_ok=True)
     env = PipelineEnv(bootstrap, clickhouse_url, home, f"e2e-{uuid.uuid4().hex[:8]}",
                       extra_env=dict(extra or {}))  # fmt: skip
     if clickhouse_url.startswith("clickhouse://"):
@@ -102,82 +103,29 @@ def _replayed(replay: subprocess.Popen[str]) -> None:
 
 def _assert_exact(env: PipelineEnv, backlog: Backlog) -> None:
     want = backlog.want
-    got_kpi, got_rolling = _pipeline_rows(env.clickhouse_url)
+    got_kpi, got_rolling = pipeline_rows(env.clickhouse_url)
     # pytest.fail, not assert: pytest's own diff of 100,000s of rows runs for many minutes
     if got_kpi != want.kpi:
         pytest.fail(
-            _diff("kpi_minute", got_kpi, want.kpi)
+            diff("kpi_minute", got_kpi, want.kpi)
             + _explain(env.clickhouse_url, got_kpi, want)
             + "\nworkers' warnings:\n"
             + "\n".join(env.partition_warnings())
         )
     if got_rolling != want.rolling:
-        pytest.fail(_diff("conversion_rolling", got_rolling, want.rolling))
-    dead = _dead_letters(env)
+        pytest.fail(diff("conversion_rolling", got_rolling, want.rolling))
+    dead = dead_letters(env.bootstrap, catalogue(env.settings).dead_letter.name)
     for record in backlog.malformed:
-        value = _value_bytes(record)
+        value = value_bytes(record)
         assert value in dead, f"malformed record missing from dead-letter: {record}"
         assert dead[value] == record["reason"], record
-    assert Counter(dead.values()).total() >= len({_value_bytes(r) for r in backlog.malformed})
+    assert Counter(dead.values()).total() >= len({value_bytes(r) for r in backlog.malformed})
 
 
 def _outage_lines(env: PipelineEnv) -> list[str]:
     text = "\n".join(p.read_text(errors="replace") for p in env.home.glob("worker*.log"))
     return [line for line in text.splitlines() if "ERROR" in line or "WARNING" in line
             or "unreachable" in line]  # fmt: skip
-
-
-def _pipeline_rows(url: str) -> tuple[dict, dict]:  # type: ignore[type-arg]
-    client = connect(url)
-    try:
-        kpi = {
-            (r[0], r[1], r[2], r[3], r[4]): (r[5], r[6], r[7])
-            for r in client.execute(
-                "SELECT toUInt32(minute), campaign_id, dim, dim_value, stage, events, "
-                "cost_micros, revenue_micros FROM kpi_minute FINAL"
-            )
-            if any(r[5:])
-        }
-        rolling = {
-            tuple(r[:7]): (r[7], r[8])
-            for r in client.execute(
-                "SELECT toUInt32(minute), campaign_id, dim, dim_value, window_minutes, "
-                "from_stage, to_stage, from_events, to_events FROM conversion_rolling FINAL"
-            )
-            if r[7] or r[8]
-        }
-    finally:
-        client.close()
-    return kpi, rolling
-
-
-def _dead_letters(env: PipelineEnv) -> dict[bytes, str]:
-    topic = catalogue(env.settings).dead_letter.name
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=env.bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=5000,
-        group_id=None,
-    )
-    found = {}
-    for record in consumer:
-        headers = dict(record.headers)
-        assert headers["source_topic"].decode() and headers["source_offset"].decode().isdigit()
-        found[record.value] = headers["reason"].decode()
-    consumer.close()
-    return found
-
-
-def _diff(name: str, got: dict, want: dict) -> str:  # type: ignore[type-arg]
-    missing = [k for k in want if k not in got]
-    extra = [k for k in got if k not in want]
-    wrong = [(k, got[k], want[k]) for k in want if k in got and got[k] != want[k]]
-    return (
-        f"{name}: {len(want)} expected, {len(got)} found; {len(missing)} missing "
-        f"{missing[:5]}; {len(extra)} extra {extra[:5]}; {len(wrong)} wrong (got, want) "
-        f"{wrong[:5]}"
-    )
 
 
 def _explain(url: str, got: dict, want: Expected) -> str:  # type: ignore[type-arg]
@@ -366,11 +314,3 @@ def test_broker_restarted_mid_stream_resumes_and_stays_exact(
              f"{len(lines)} warning lines")  # fmt: skip
     assert len(lines) <= 60, "\n".join(lines[:80])
     _assert_exact(env, backlog)
-
-
-def _value_bytes(record: dict) -> bytes:  # type: ignore[type-arg]
-    import base64
-
-    if record.get("value_encoding") == "base64":
-        return base64.b64decode(record["value"])
-    return str(record["value"]).encode()

@@ -11,11 +11,9 @@ prints compares the worker with a loop doing the same work.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
@@ -23,80 +21,18 @@ from kafka import KafkaConsumer
 from kafka import TopicPartition as KafkaTopicPartition
 
 from benchmarks.reference import Ends, ReferenceConfig, run
-from funnelwatch.clickhouse import connect
 from funnelwatch.schemas.funnel import load_funnel
 from funnelwatch.settings import load_settings
 from funnelwatch.streams.admin import ensure_topics
 from funnelwatch.streams.catalogue import catalogue
 from funnelwatch.streams.simulator.cli import main as simulate
+from tests.support.exactness import dead_letters, diff, pipeline_rows, value_bytes
 from tests.support.oracle import expected, valid_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 EVENTS = 20_000
 WINDOWS = (15, 60, 1440)
-
-
-Rows = dict[tuple[Any, ...], tuple[Any, ...]]
-
-
-def _rows(url: str) -> tuple[Rows, Rows]:
-    """kpi_minute and conversion_rolling as tests/e2e/test_pipeline_exact.py reads them."""
-    client = connect(url)
-    try:
-        kpi = {
-            (r[0], r[1], r[2], r[3], r[4]): (r[5], r[6], r[7])
-            for r in client.execute(
-                "SELECT toUInt32(minute), campaign_id, dim, dim_value, stage, events, "
-                "cost_micros, revenue_micros FROM kpi_minute FINAL"
-            )
-            if any(r[5:])
-        }
-        rolling = {
-            tuple(r[:7]): (r[7], r[8])
-            for r in client.execute(
-                "SELECT toUInt32(minute), campaign_id, dim, dim_value, window_minutes, "
-                "from_stage, to_stage, from_events, to_events FROM conversion_rolling FINAL"
-            )
-            if r[7] or r[8]
-        }
-    finally:
-        client.close()
-    return kpi, rolling
-
-
-def _diff(name: str, got: Rows, want: Rows) -> str:
-    missing = [k for k in want if k not in got]
-    extra = [k for k in got if k not in want]
-    wrong = [(k, got[k], want[k]) for k in want if k in got and got[k] != want[k]]
-    return (
-        f"{name}: {len(want)} expected, {len(got)} found; {len(missing)} missing "
-        f"{missing[:5]}; {len(extra)} extra {extra[:5]}; {len(wrong)} wrong (got, want) "
-        f"{wrong[:5]}"
-    )
-
-
-def _dead_letters(bootstrap: str, topic: str) -> dict[bytes, str]:
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=5000,
-        group_id=None,
-    )
-    found = {}
-    for record in consumer:
-        headers = dict(record.headers)
-        assert headers["source_topic"].decode() and headers["source_offset"].decode().isdigit()
-        found[record.value] = headers["reason"].decode()
-    consumer.close()
-    return found
-
-
-def _value_bytes(record: dict[str, Any]) -> bytes:
-    if record.get("value_encoding") == "base64":
-        return base64.b64decode(record["value"])
-    return str(record["value"]).encode()
 
 
 def _end_offsets(bootstrap: str, topics: list[str], partitions: int) -> Ends:
@@ -138,21 +74,21 @@ def test_reference_loop_kpis_equal_the_oracle(
     assert result["records"] + read_first == EVENTS
 
     want = expected(valid_events(truth), load_funnel(), WINDOWS)
-    got_kpi, got_rolling = _rows(url)
+    got_kpi, got_rolling = pipeline_rows(url)
     # pytest.fail, not assert: pytest's own diff of many rows is slow and unreadable
     if got_kpi != want.kpi:
-        pytest.fail(_diff("kpi_minute", got_kpi, dict(want.kpi)))
+        pytest.fail(diff("kpi_minute", got_kpi, dict(want.kpi)))
     # the same rolling recompute as the roller's, over the whole range
     if got_rolling != want.rolling:
-        pytest.fail(_diff("conversion_rolling", got_rolling, dict(want.rolling)))
+        pytest.fail(diff("conversion_rolling", got_rolling, dict(want.rolling)))
 
     malformed = [json.loads(line) for line in truth.read_text().splitlines()]
     malformed = [r for r in malformed if not r["valid"]]
     assert len(malformed) >= EVENTS * 0.004
     dead_first = result["preload"]["dead_letters"] if first is not None else 0
     assert result["dead_letters"] + dead_first == len(malformed)
-    dead = _dead_letters(kafka_bootstrap, cat.dead_letter.name)
+    dead = dead_letters(kafka_bootstrap, cat.dead_letter.name)
     for record in malformed:
-        value = _value_bytes(record)
+        value = value_bytes(record)
         assert value in dead, f"malformed record missing from dead-letter: {record}"
         assert dead[value] == record["reason"], record

@@ -1,4 +1,4 @@
-"""The log limiter of the Kafka clients: the first line of a kind, then counted summaries."""
+"""The log limiter: the first line of a kind, then counted summaries."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from funnelwatch.processors.hotpath import kafka
-from funnelwatch.processors.hotpath.kafka import Quieter
+from funnelwatch.processors import quiet as quiet_module
+from funnelwatch.processors.quiet import Quieter
 
 LOGGER = "funnelwatch.test.quieter"
 
@@ -23,7 +23,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     c = Clock()
-    monkeypatch.setattr(kafka, "time", c)
+    monkeypatch.setattr(quiet_module, "time", c)
     return c
 
 
