@@ -68,15 +68,13 @@ START_CAMPAIGNS = 700
 SIMULATION = ("--seed", "7", "--clicks-per-minute", "1000", "--duplicates", "0.01",
               "--out-of-order", "0.02", "--malformed", "0.005")  # fmt: skip
 #: Preload leads are from FROM to TO days older than the backlog's first event (--preload-
-#: days). The default ends just before the backlog: the roller rolls every minute from the
-#: last one it rolled to the newest (rollup/progress.py), so a gap between the preload and
-#: the backlog is rolled in phase B, minute by minute, although it holds no event (the
-#: first design, 20 to 10 days before, made phase B roll 10 empty days). Two days of
-#: preload keep phase A's roll far below the roller's poll interval.
-PRELOAD_DAYS = (2.0, 0.0)
-#: Each preload lead is in the first minute of an hour: join state, not KPI minutes, is
-#: what the preload is for, and 48 minutes roll in a moment where 2,880 would not.
-PRELOAD_MINUTE_EVERY_MS = 3_600_000
+#: days). The default is the last 2.4 hours before the backlog: join state is what the
+#: preload is for, and every preload minute adds a rolling row per campaign, window and
+#: transition for each later minute its windows reach (700 campaigns x 2 days of
+#: minutes made phase A roll tens of millions of rows).
+PRELOAD_DAYS = (0.1, 0.0)
+#: Preload leads fall in one minute out of ten (15 minutes of KPIs in all).
+PRELOAD_MINUTE_EVERY_MS = 600_000
 #: A cached backlog whose first event is older than this is generated again, and never
 #: older than 28 days minus the preload's reach: the worker refuses events older than 30
 #: days (max_event_age_days), and a run takes hours.

@@ -8,7 +8,9 @@
   ratio whose divisor is zero as an en dash;
 - a campaign is marked as a conversion drop (red row, "▼") only by
   :func:`conversion_dropped` on its first transition (click → lead) over the current
-  window, and listed under the table with its numbers.
+  window, and listed under the table with its numbers;
+- an expected campaign (``BoardSnapshot.expected``) without any row yet is listed as
+  "waiting for traffic", never left out and never counted as a drop.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .queries import CampaignFunnel, Conversion, campaign_funnels, kpis, latest_
 BLOCKS = "▁▂▃▄▅▆▇█"
 NONE = "\N{EN DASH}"  # what a ratio with a zero divisor shows
 DROP_MARK = "▼ conversion drop"
+WAITING = "waiting for traffic"
 
 #: below this share of its baseline a conversion counts as dropped ...
 DROP_SHARE = 0.5
@@ -55,6 +58,7 @@ class BoardSnapshot:
     ``funnels`` count since ``since_epoch`` (0: all data); ``conversions`` are over the
     rolling ``window_minutes`` ending at each campaign's newest minute, with
     ``history_minutes`` of per-minute history. ``stages`` is the funnel, in order.
+    ``expected`` names campaigns to list even before they have any row.
     """
 
     stages: tuple[str, ...]
@@ -63,6 +67,12 @@ class BoardSnapshot:
     since_epoch: int
     funnels: tuple[CampaignFunnel, ...]
     conversions: tuple[Conversion, ...]
+    expected: tuple[str, ...] = ()
+
+    @property
+    def has_data(self) -> bool:
+        """Whether any KPI row exists (the board is worth drawing)."""
+        return bool(self.funnels or self.conversions)
 
     @property
     def newest_minute(self) -> int | None:
@@ -74,6 +84,7 @@ class BoardSnapshot:
     @property
     def campaigns(self) -> list[str]:
         ids = {f.campaign_id for f in self.funnels} | {c.campaign_id for c in self.conversions}
+        ids |= set(self.expected)
         return sorted(ids, key=lambda c: (c == _UNATTRIBUTED, c))
 
 
@@ -89,8 +100,10 @@ class Board:
         window_minutes: int = 15,
         baseline_window_minutes: int = 1440,
         history_minutes: int = 30,
+        expected_campaigns: Sequence[str] = (),
     ) -> None:
         self._client = client
+        self._expected = tuple(expected_campaigns)
         self._stages = (funnel or load_funnel()).stage_names
         self._since = since_epoch
         self._window = window_minutes
@@ -107,22 +120,36 @@ class Board:
             conversions=tuple(
                 latest_conversions(self._client, self._window, self._baseline_window, self._history)
             ),
+            expected=self._expected,
         )
 
 
 def conversion_dropped(conversion: Conversion) -> bool:
-    """True when the conversion is far below its baseline, or zero, on enough volume."""
+    """True when the conversion is far below its baseline, or zero, on enough volume.
+
+    Without a baseline a zero counts only over a full window: in a campaign's first
+    minutes the window holds a few minutes of clicks whose leads have not come yet.
+    """
     rate, n = conversion.rate, conversion.from_events
     if rate is None:
         return False
     if rate == 0 and n >= ZERO_MIN_EVENTS:
-        return True
+        return conversion.baseline is not None or window_is_full(conversion)
     baseline = conversion.baseline
     if not baseline or n < DROP_MIN_EVENTS or rate >= DROP_SHARE * baseline:
         return False
     # Far below baseline on enough volume, and unlikely to be chance: the Poisson
     # probability of so few conversions at the baseline rate is below DROP_P_VALUE.
     return poisson_tail(conversion.to_events, n * baseline) < DROP_P_VALUE
+
+
+def window_is_full(conversion: Conversion) -> bool:
+    """Whether the campaign has data at or before the first minute of the current window
+    (True when the history is too short to tell)."""
+    history, window = conversion.history, conversion.window_minutes
+    if len(history) < window:
+        return True
+    return any(r is not None for r in history[: len(history) - window + 1])
 
 
 def poisson_tail(observed: int, expected: float) -> float:
@@ -170,15 +197,20 @@ def _mean(values: Iterable[float | None]) -> float | None:
 
 
 def render_board(
-    snapshot: BoardSnapshot, *, events_per_second: float | None = None
+    snapshot: BoardSnapshot,
+    *,
+    events_per_second: float | None = None,
+    traffic: str | None = None,
 ) -> RenderableType:
     """The whole frame: a header line, the campaign table and the list of drops.
+
+    ``traffic`` is a short note on the traffic's pace for the header ("60x real time").
 
     The result lays itself out for the width it is given: when the table would be too
     wide, the sparkline narrows first (averaging neighbours), then campaign names are
     cut in the middle with "…" (see :func:`_fitted_table`).
     """
-    return _BoardView(snapshot, events_per_second)
+    return _BoardView(snapshot, events_per_second, traffic)
 
 
 # Narrowest sparkline (its header is as wide) and name widths, "▼ " included.
@@ -195,6 +227,7 @@ class _Row:
     funnel: CampaignFunnel
     conversions: tuple[Conversion | None, ...]
     dropped: bool
+    waiting: bool = False  # an expected campaign without any row yet
 
     @property
     def first(self) -> Conversion | None:
@@ -210,16 +243,19 @@ class _Row:
 
 
 class _BoardView:
-    def __init__(self, snapshot: BoardSnapshot, events_per_second: float | None) -> None:
+    def __init__(
+        self, snapshot: BoardSnapshot, events_per_second: float | None, traffic: str | None
+    ) -> None:
         self.snapshot = snapshot
         self.events_per_second = events_per_second
+        self.traffic = traffic
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         snapshot = self.snapshot
         rows = _rows(snapshot)
         drops = [r.first for r in rows if r.dropped and r.first is not None]
         yield Group(
-            _header(snapshot, self.events_per_second),
+            _header(snapshot, self.events_per_second, self.traffic),
             _fitted_table(console, options, snapshot, rows),
             *_drop_lines(drops),
         )
@@ -278,6 +314,7 @@ def _rows(snapshot: BoardSnapshot) -> list[_Row]:
                 funnel=funnels.get(campaign) or CampaignFunnel(campaign, {}, 0, 0, 0),
                 conversions=convs,
                 dropped=dropped,
+                waiting=campaign not in funnels and not any(convs),
             )
         )
     return rows
@@ -315,6 +352,12 @@ def _table(snapshot: BoardSnapshot, rows: list[_Row], spark: int, name: int, gap
         table.add_column(header, justify="right", no_wrap=True)
     for row in rows:
         funnel, first = row.funnel, row.first
+        if row.waiting:
+            waiting = WAITING if spark >= len(WAITING) else "waiting…"
+            blank = [NONE] * (len(stages) * 2 - 1)
+            table.add_row(row.label(name), *blank, Text(waiting, style="dim"),
+                          *[NONE] * 6, style="dim")  # fmt: skip
+            continue
         k = kpis(funnel, stages)
         table.add_row(
             row.label(name),
@@ -332,12 +375,16 @@ def _table(snapshot: BoardSnapshot, rows: list[_Row], spark: int, name: int, gap
     return table
 
 
-def _header(snapshot: BoardSnapshot, events_per_second: float | None) -> Text:
+def _header(
+    snapshot: BoardSnapshot, events_per_second: float | None, traffic: str | None = None
+) -> Text:
     text = Text("funnelwatch", style="bold")
     newest = snapshot.newest_minute
     text.append(f" · data up to {_clock(newest)}" if newest else " · waiting for data…")
     if events_per_second is not None:
         text.append(f" · {events_per_second:,.0f} events/s")
+    if traffic:
+        text.append(f" · traffic {traffic}")
     since = snapshot.since_epoch
     text.append(
         f" · totals {f'since {_clock(since, newest)}' if since else 'of all data'}"

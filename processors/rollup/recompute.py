@@ -20,6 +20,9 @@ from .versions import new_version
 
 #: target minutes per rolling-recompute query (see recompute_rolling)
 ROLL_CHUNK_MINUTES = 1440
+#: most array elements (series x dense minutes) one rolling query holds: its arrays are
+#: copied a few times (cumulative sum, slices), and on chDB that memory is the worker's
+ROLL_MAX_CELLS = 4_000_000
 #: minutes per kpi recompute query: the list goes into the SQL twice, and a query must
 #: stay under ClickHouse's max_query_size (256 KiB); 2,000 minutes are about 44 KB
 KPI_CHUNK_MINUTES = 2000
@@ -68,14 +71,20 @@ GROUP BY minute, campaign_id, dim, dim_value, stage
 # `hi`, its cumulative sum cs (with a leading 0), and for target j (t = lo + 60 j)
 # the window sum cs[j + W + 1] - cs[j + 1], taken as the difference of two slices.
 # A pseudo-stage '*' counts the minutes with any row, so a target gets a row exactly
-# when its window holds data. No lambda captures a column and each level has one
-# ARRAY JOIN: ClickHouse 18.16 supports neither.
+# when its window holds data. Stages are then pivoted into one array per campaign and
+# target (a group of one key, not one per transition), from which each transition's row
+# is read by index. No lambda captures a column and each level has one ARRAY JOIN:
+# ClickHouse 18.16 supports neither.
 _RECOMPUTE_ROLLING = """
 INSERT INTO conversion_rolling
     (minute, campaign_id, dim, dim_value, window_minutes, from_stage, to_stage,
      from_events, to_events, version)
-SELECT toDateTime(t), campaign_id, dim, dim_value, %(window)s, from_stage, to_stage,
-       sumIf(n, stage = from_stage), sumIf(n, stage = to_stage), %(version)s
+SELECT toDateTime(t), campaign_id, dim, dim_value, %(window)s,
+       arrayElement(%(stages)s, fi), arrayElement(%(stages)s, ti),
+       arrayElement(per_stage, fi), arrayElement(per_stage, ti), %(version)s
+FROM
+(
+SELECT campaign_id, dim, dim_value, t, [{per_stage}] AS per_stage
 FROM
 (
 SELECT campaign_id, dim, dim_value, stage, n, t
@@ -93,7 +102,7 @@ FROM
             SELECT minute, campaign_id, dim, dim_value, stage, argMax(events, version) AS events
             FROM kpi_minute
             WHERE minute >= toDateTime(%(base)s) AND minute <= toDateTime(%(hi)s)
-              AND dim = %(dim)s
+              AND dim = %(dim)s AND cityHash64(campaign_id) %% %(parts)s = %(part)s
             GROUP BY minute, campaign_id, dim, dim_value, stage
         )
         UNION ALL
@@ -101,7 +110,7 @@ FROM
                toUInt32(intDiv(toUInt32(minute) - %(base)s, 60))
         FROM kpi_minute
         WHERE minute >= toDateTime(%(base)s) AND minute <= toDateTime(%(hi)s)
-          AND dim = %(dim)s
+          AND dim = %(dim)s AND cityHash64(campaign_id) %% %(parts)s = %(part)s
         GROUP BY minute, campaign_id, dim, dim_value
     )
     GROUP BY campaign_id, dim, dim_value, stage
@@ -111,10 +120,19 @@ ARRAY JOIN
              arraySlice(cs, 1, %(targets)s)) AS n,
     arrayMap(j -> toUInt32(%(lo)s) + j * 60, range(%(targets)s)) AS t
 )
-ARRAY JOIN %(from_stages)s AS from_stage, %(to_stages)s AS to_stage
-GROUP BY campaign_id, dim, dim_value, t, from_stage, to_stage
+GROUP BY campaign_id, dim, dim_value, t
 HAVING sumIf(n, stage = '*') > 0
+)
+ARRAY JOIN %(from_index)s AS fi, %(to_index)s AS ti
 """
+
+
+def _rolling_sql(stages: int) -> str:
+    """The rolling query for a funnel of this many stages: per target minute one row per
+    campaign with the window sum of every stage (in funnel order), then one row per
+    transition read from it. The stage names are parameters (``s0``, ``s1`` ...)."""
+    per_stage = ", ".join(f"sumIf(n, stage = %(s{i})s)" for i in range(stages))
+    return _RECOMPUTE_ROLLING.replace("{per_stage}", per_stage)
 
 
 def recompute_minutes(client: ClickHouse, minutes: set[int]) -> None:
@@ -132,20 +150,32 @@ def recompute_rolling(
     """Rewrite rolling conversions of whole campaigns for every minute t in [lo, hi] and
     every window.
 
-    The span is cut into chunks of ``ROLL_CHUNK_MINUTES``: the query holds a dense array
-    per series over chunk + window, so memory stays bounded when a late event reopens
-    minutes days back."""
+    The span is cut into chunks of ``ROLL_CHUNK_MINUTES``, and the campaigns into parts
+    (by hash) of at most ``ROLL_MAX_CELLS`` array cells: the query holds a dense array
+    per series over chunk + window, so memory stays bounded however many campaigns
+    there are and however far back a late event reopens minutes."""
     if hi < lo:
         return
+    stages = list(funnel.stage_names)
+    index = {name: i + 1 for i, name in enumerate(stages)}  # arrayElement counts from 1
+    sql = _rolling_sql(len(stages))
+    named = {f"s{i}": name for i, name in enumerate(stages)}
     transitions = funnel.transitions
     version = new_version()
+    series = (len(stages) + 1) * _campaigns(client, lo - (max(windows) - 1) * 60, hi)
     for chunk_lo in range(lo, hi + 1, ROLL_CHUNK_MINUTES * 60):
         chunk_hi = min(hi, chunk_lo + (ROLL_CHUNK_MINUTES - 1) * 60)
-        for window in windows:
+        for window, part, parts in _pieces(windows, series, chunk_lo, chunk_hi):
             base = chunk_lo - (window - 1) * 60
             client.execute(
-                _RECOMPUTE_ROLLING,
+                sql,
                 {
+                    **named,
+                    "stages": stages,
+                    "from_index": [index[a] for a, _ in transitions],
+                    "to_index": [index[b] for _, b in transitions],
+                    "part": part,
+                    "parts": parts,
                     "window": window,
                     "width": window,
                     "lo": chunk_lo,
@@ -153,9 +183,26 @@ def recompute_rolling(
                     "base": base,
                     "dense": (chunk_hi - base) // 60 + 1,
                     "targets": (chunk_hi - chunk_lo) // 60 + 1,
-                    "from_stages": [a for a, _ in transitions],
-                    "to_stages": [b for _, b in transitions],
                     "dim": ROLLING_DIM,
                     "version": version,
                 },
             )
+
+
+def _campaigns(client: ClickHouse, lo: int, hi: int) -> int:
+    rows = client.execute(
+        "SELECT uniqExact(campaign_id) FROM kpi_minute WHERE minute >= toDateTime(%(lo)s) "
+        "AND minute <= toDateTime(%(hi)s) AND dim = %(dim)s",
+        {"lo": lo, "hi": hi, "dim": ROLLING_DIM},
+    )
+    return int(rows[0][0]) if rows else 0
+
+
+def _pieces(windows: tuple[int, ...], series: int, lo: int, hi: int) -> list[tuple[int, int, int]]:
+    """(window, part, parts) of each query: enough parts that none exceeds the cells."""
+    pieces = []
+    for window in windows:
+        dense = (hi - lo) // 60 + window
+        parts = max(1, -(-series * dense // ROLL_MAX_CELLS))
+        pieces += [(window, part, parts) for part in range(parts)]
+    return pieces

@@ -76,6 +76,7 @@ class Roller:
         self._next_roll = 0.0
         self._busy_wait = ROLL_BUSY_FACTOR * roll_interval
         self._next_sweep = 0.0
+        self._last_notice = 0.0
         self._leader = threading.Event()
         self._thread: threading.Thread | None = None
         self._committed: int | None = None
@@ -141,8 +142,18 @@ class Roller:
         try:
             if minutes:
                 self.gate.clickhouse(lambda c: self._recompute(c, minutes))
-            # rolls wait for a pause in the notices, or for ROLL_BUSY_FACTOR intervals
-            due = self._next_roll if not records else self._next_roll + self._busy_wait
+            # while notices come, rolls keep to their duty and wait ROLL_BUSY_FACTOR
+            # intervals more; after a roll interval without notices the hot path is
+            # idle, and a roll costs it nothing: at once
+            now = time.monotonic()
+            if records:
+                self._last_notice = now
+            if records:
+                due = self._next_roll + self._busy_wait
+            elif now - self._last_notice >= self.roll_interval:
+                due = 0.0
+            else:
+                due = self._next_roll
             if self.is_leader and time.monotonic() >= due:
                 self.gate.clickhouse(self._roll)
             if self.is_leader and time.monotonic() >= self._next_sweep:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 from rich.console import Console
 
@@ -72,11 +73,21 @@ def test_campaign_far_below_its_baseline_is_marked_red_with_drop_marker() -> Non
 
 
 def test_zero_conversion_on_sixty_clicks_is_a_drop_even_without_baseline() -> None:
-    text = render(
-        snapshot((funnel("cmp-new", (60, 0, 0, 0, 0), 1), click_lead("cmp-new", 60, 0, None)))
-    )
+    # clicks in every minute of the history, no lead in the window
+    zero = replace(click_lead("cmp-new", 60, 0, None), history=(0.0,) * 30)
+    text = render(snapshot((funnel("cmp-new", (60, 0, 0, 0, 0), 1), zero)))
 
     assert row_of(text, "cmp-new").startswith("▼ cmp-new")
+
+
+def test_zero_without_baseline_in_a_window_cut_short_by_the_start_is_not_a_drop() -> None:
+    # The first minutes of a run: the 15-minute window holds 5 minutes of clicks whose
+    # leads have not come yet. Not a broken form, and nothing to compare with.
+    young = replace(click_lead("cmp-new", 69, 0, None), history=(None,) * 25 + (0.0,) * 5)
+    text = render(snapshot((funnel("cmp-new", (69, 0, 0, 0, 0), 1), young)))
+
+    assert not row_of(text, "cmp-new").startswith("▼")
+    assert "no conversion drop" in text
 
 
 def test_low_volume_dips_are_not_marked() -> None:
@@ -193,3 +204,23 @@ def test_chance_dip_on_low_volume_is_not_marked() -> None:
 
     dip = click_lead("cmp-quiet", 163, 2, 0.034)
     assert not conversion_dropped(dip)
+
+
+def test_expected_campaign_without_rows_waits_for_traffic() -> None:
+    snap = replace(snapshot(HEALTHY), expected=("cmp-healthy", "cmp-quiet"))
+    text = render(snap)
+
+    assert snap.has_data
+    assert "waiting for traffic" in row_of(text, "cmp-quiet")
+    assert not row_of(text, "cmp-quiet").startswith("▼")
+    assert "waiting for traffic" not in row_of(text, "cmp-healthy")
+    assert "no conversion drop" in text
+    assert not replace(snapshot(), expected=("cmp-quiet",)).has_data
+
+
+def test_header_notes_the_traffic_pace() -> None:
+    console = Console(record=True, width=200, file=io.StringIO())
+    console.print(render_board(snapshot(HEALTHY), events_per_second=98.6, traffic="60x real time"))
+    header = console.export_text().splitlines()[0]
+
+    assert "99 events/s · traffic 60x real time ·" in header

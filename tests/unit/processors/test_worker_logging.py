@@ -37,3 +37,15 @@ def test_debug_calls_build_no_records_after_startup(root: logging.Logger) -> Non
     assert not logging.getLogger("aiokafka").isEnabledFor(logging.DEBUG)
     assert logging.getLogger("aiokafka").isEnabledFor(logging.WARNING)
     assert not [h for h in root.handlers if isinstance(h, SpinnerHandler)]
+
+
+def test_the_one_faust_internal_the_worker_overrides_is_there_in_the_pinned_version() -> None:
+    # FunnelWorker overrides faust.Worker._on_startup_end_spinner (the only private name
+    # of Faust or mode the project touches): another Faust version must fail here first
+    import faust
+
+    assert faust.__version__ == "0.15.3", (
+        f"faust-streaming {faust.__version__}: check FunnelWorker._on_startup_end_spinner "
+        "against this version's faust.Worker, then update the pin and this test"
+    )
+    assert callable(getattr(faust.Worker, "_on_startup_end_spinner", None))

@@ -11,7 +11,7 @@ from funnelwatch.processors.rollup.offline import load_facts
 from funnelwatch.processors.rollup.progress import Progress, after_minutes, read_progress, roll
 from funnelwatch.schemas.funnel import load_funnel
 from tests.integration.processors.rollup.tables import batch, tables
-from tests.support.clickhouse import BASE, write_facts
+from tests.support.clickhouse import BASE, fact, write_facts
 
 pytestmark = pytest.mark.integration
 
@@ -60,5 +60,19 @@ def test_rolling_recompute_in_chunks_writes_the_rows_of_one_pass(
     client.execute("TRUNCATE TABLE conversion_rolling")
     # one pass rolled minutes 0..19 in one query; 7-minute chunks take three
     monkeypatch.setattr(recompute, "ROLL_CHUNK_MINUTES", 7)
+    recompute.recompute_rolling(client, FUNNEL, WINDOWS, BASE, BASE + 19 * 60)
+    assert tables(client)[1] == whole
+
+
+def test_rolling_recompute_split_by_campaign_writes_the_rows_of_one_pass(
+    client: ClickHouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaigns = [fact(5000 + i, "click", i % 7, campaign=f"C{i % 5}") for i in range(60)]
+    load_facts(client, [*batch(), *campaigns], FUNNEL, WINDOWS)
+    whole = tables(client)[1]
+    assert len({row[1] for row in whole}) == 6  # several campaigns to split
+    client.execute("TRUNCATE TABLE conversion_rolling")
+    # so few cells a query that each campaign hash part is a query of its own
+    monkeypatch.setattr(recompute, "ROLL_MAX_CELLS", 10)
     recompute.recompute_rolling(client, FUNNEL, WINDOWS, BASE, BASE + 19 * 60)
     assert tables(client)[1] == whole
