@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from funnelwatch.streams.simulator.live import paced
 from funnelwatch.streams.simulator.model import SimulationConfig, default_campaigns
 from funnelwatch.streams.simulator.records import SentRecord, TimedRecord
 
@@ -147,11 +148,5 @@ def replay_into_present(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[SentRecord]:
     """Yield each record at :func:`release_at` its send time."""
-    if speed <= 0:
-        raise ValueError("speed must be positive")
-    wall0 = clock()
-    for timed in records:
-        due = release_at(timed.send_ms, start_ms, wall0, speed)
-        while (wait := due - clock()) > 0:  # loop: a sleep may end a hair early
-            sleep(wait)
-        yield timed.record
+    released: Iterator[SentRecord] = paced(records, start_ms, speed, clock, sleep, release_at)
+    return released
