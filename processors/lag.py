@@ -13,12 +13,19 @@ over all workers counts every partition once.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Mapping
 
+from confluent_kafka import Consumer, KafkaException
+
 from . import metrics
 
+log = logging.getLogger(__name__)
+
 Partition = tuple[str, int]
+#: seconds between two refreshes of a consumer's lag series
+LAG_REFRESH_SECONDS = 5.0
 
 
 def partition_lag(highwater: int | None, committed: int | None) -> int | None:
@@ -42,6 +49,20 @@ class LagReporter:
     def report(self, lags: Mapping[Partition, int | None]) -> None:
         with self._lock:
             self._report(lags)
+
+    def report_assignment(self, consumer: Consumer, committed: Mapping[Partition, int]) -> None:
+        """The lag of every partition assigned to ``consumer`` (high watermarks as last
+        fetched); none while the client cannot say."""
+        lags: dict[Partition, int | None] = {}
+        try:
+            for tp in consumer.assignment():
+                _, high = consumer.get_watermark_offsets(tp, cached=True)
+                key = (tp.topic, tp.partition)
+                lags[key] = partition_lag(high if high >= 0 else None, committed.get(key))
+        except KafkaException as exc:
+            log.debug("lag not available: %r", exc)
+            lags = {}
+        self.report(lags)
 
     def _report(self, lags: Mapping[Partition, int | None]) -> None:
         known = {tp: lag for tp, lag in lags.items() if lag is not None}

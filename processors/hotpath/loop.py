@@ -20,13 +20,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
 from funnelwatch.clickhouse import ClickHouse
 
 from .. import metrics
 from ..attribution.lead import LeadState, lead_facts
-from ..lag import LagReporter, partition_lag
+from ..lag import LAG_REFRESH_SECONDS, LagReporter
 from ..quiet import Quieter
 from ..rollup.versions import new_version, saw_version
 from ..state.clicks import ClickCache
@@ -41,8 +41,7 @@ from .kafka import assign_unpaused, make_consumer, make_producer
 
 log = logging.getLogger(__name__)
 
-#: seconds between two refreshes of the lag gauge, and between two horizon sweeps
-LAG_REFRESH_SECONDS = 5.0
+#: seconds between two sweeps of the lead store past the lead horizon
 EXPIRE_EVERY_SECONDS = 3600.0
 #: longest a topic waits for its parents' backlog (see .align)
 ALIGN_MAX_PAUSE_SECONDS = 10.0
@@ -285,19 +284,8 @@ class HotPath:
     # ---- metrics -----------------------------------------------------------------------
 
     def _report_lag(self) -> None:
-        consumer = self.consumer
-        if consumer is None:
-            return
-        lags: dict[tuple[str, int], int | None] = {}
-        try:
-            for tp in consumer.assignment():
-                _, high = consumer.get_watermark_offsets(tp, cached=True)
-                key = (tp.topic, tp.partition)
-                lags[key] = partition_lag(high if high >= 0 else None, self._committed.get(key))
-        except KafkaException as exc:
-            log.debug("lag not available: %r", exc)
-            lags = {}
-        self._lag.report(lags)
+        if self.consumer is not None:
+            self._lag.report_assignment(self.consumer, self._committed)
 
 
 def _count(counts: Counts) -> None:

@@ -36,7 +36,7 @@ from ..hotpath.config import HotPathConfig
 from ..hotpath.gate import Abandoned, Gate
 from ..hotpath.kafka import assign_unpaused, make_consumer
 from ..hotpath.loop import exit_without_commit
-from ..lag import LagReporter, partition_lag
+from ..lag import LAG_REFRESH_SECONDS, LagReporter
 from ..quiet import Quieter
 from ..state.horizon import drop_expired
 from .progress import Progress, after_minutes, read_progress, roll
@@ -109,7 +109,7 @@ class Roller:
             lag_at = 0.0
             while not self._stop.is_set():
                 self._step()
-                if time.monotonic() - lag_at >= 5.0:
+                if time.monotonic() - lag_at >= LAG_REFRESH_SECONDS:
                     lag_at = time.monotonic()
                     self._report_lag()
         except BaseException as exc:
@@ -214,12 +214,6 @@ class Roller:
             log.info("the rollup moved to another worker")
 
     def _report_lag(self) -> None:
-        consumer = self.consumer
-        if consumer is None:
-            return
-        lags: dict[tuple[str, int], int | None] = {}
-        for tp in consumer.assignment():
-            _, high = consumer.get_watermark_offsets(tp, cached=True)
-            lags[(tp.topic, tp.partition)] = partition_lag(high if high >= 0 else None,
-                                                           self._committed)  # fmt: skip
-        self._lag.report(lags)
+        if self.consumer is not None:
+            done = {} if self._committed is None else {(self.topic, 0): self._committed}
+            self._lag.report_assignment(self.consumer, done)
