@@ -32,6 +32,18 @@ class BidTarget(BaseModel):
     target_micros: int = Field(gt=0, description="target cost per result, in micros")
 
 
+class SiteKey(BaseModel):
+    """A publishable key of the landing-page snippet (/t.js): it is visible in every page
+    that embeds it, so it only lets browsers on its own origins post landings and forms."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    origins: tuple[str, ...] = Field(
+        min_length=1,
+        description='origins allowed to use the key, e.g. ["https://landing.example.com"]',
+    )
+
+
 class Settings(BaseSettings):
     """Runtime configuration; frozen once built."""
 
@@ -292,6 +304,35 @@ class Settings(BaseSettings):
             "Event ids the ingest remembers as acknowledged, to not produce a retried event "
             "again (LRU; the pipeline's own dedup by event_id is the real guarantee)."
         ),
+    )
+    ingest_max_events: int = Field(
+        1000, ge=1, description="Most events one ingest request may carry (else 413, nothing kept)."
+    )
+    ingest_ack_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="An ingest request whose events Kafka has not acknowledged this long "
+        "answers 503 (retry) instead of waiting.",
+    )
+    site_keys: dict[str, SiteKey] = Field(
+        {},
+        description="Publishable keys of the landing-page snippet and their origins (JSON), "
+        'e.g. {"pk_shop": {"origins": ["https://shop.example"]}}. Empty: /collect is off.',
+    )
+    rate_limit_per_second: float = Field(
+        20.0,
+        gt=0,
+        description="Requests per second each token or site key may make to the ingest "
+        "endpoints (beyond the burst: 429).",
+    )
+    rate_limit_per_client_per_second: float = Field(
+        5.0,
+        gt=0,
+        description="Requests per second each client address may make to the ingest "
+        "endpoints (beyond the burst: 429).",
+    )
+    rate_limit_burst: int = Field(
+        40, ge=1, description="Requests a key or client address may make at once."
     )
     bid_targets: dict[str, BidTarget] = Field(
         {},

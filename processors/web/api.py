@@ -8,7 +8,6 @@ exactly the sums of ``kpi_minute`` rows at their newest version (see ``queries``
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -25,6 +24,7 @@ from .board import board_html
 from .ingest import ENDPOINTS, RecentIds, Rejection, check_token, parse_events, to_produce
 from .kpis import SEGMENT_DIMS, WINDOWS, segment_document
 from .openapi import openapi_document
+from .produce import produce_acked
 
 if TYPE_CHECKING:
     from funnelwatch.processors.app import Pipeline
@@ -238,18 +238,12 @@ def register_web(pipeline: Pipeline) -> None:
                 body = await read_body(request)
                 events = parse_events(body, endpoint, pipeline.limits)
                 batch = to_produce(events, endpoint, recent)
-                try:
-                    futures = [
-                        await app.producer.send(topics[endpoint], key, value, None, None, None)
-                        for _, key, value in batch
-                    ]
-                    await asyncio.gather(*futures)
-                except Exception as exc:
-                    log.warning("ingest: Kafka did not acknowledge: %r", exc)
-                    raise Rejection(
-                        503, "Kafka did not acknowledge the events; retry the request "
-                        "(event ids make a retry safe)",
-                    ) from None  # fmt: skip
+                await produce_acked(
+                    app.producer,
+                    topics[endpoint],
+                    [(key, value) for _, key, value in batch],
+                    settings.ingest_ack_timeout_seconds,
+                )
             except Rejection as rejection:
                 return self.json(rejection.body(), status=rejection.status)
             for event_id, _, _ in batch:
