@@ -37,6 +37,7 @@ import math
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
 import statistics
@@ -51,6 +52,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+
+from pydantic import SecretStr
 
 from funnelwatch.localstack.ports import free_port
 from funnelwatch.settings import Settings, load_settings
@@ -81,6 +84,8 @@ PRELOAD_MINUTE_EVERY_MS = 600_000
 MAX_BACKLOG_AGE_DAYS = 20.0
 DIMS = ("all", "channel", "ad_group", "device", "geo")
 LATENCY_RATE = 5_000
+#: the read token the benchmark's workers take (they listen on loopback only)
+BENCH_READ_TOKEN = secrets.token_urlsafe(24)
 LATENCY_WARMUP = 15.0
 PROBE_POLL = 0.05
 #: drained means zero lag and nothing pending for this long (the time taken is the first)
@@ -336,12 +341,16 @@ class Run:
             topic_prefix=self.prefix,
             app_id=self.prefix,
             web_port=self.ports[i],
+            read_token=BENCH_READ_TOKEN,
         )
 
     def env(self, i: int = 0) -> dict[str, str]:
         s = self.settings(i)
         env = _plain_env()
-        env.update({f"FUNNELWATCH_{k.upper()}": str(getattr(s, k)) for k in s.model_fields_set})
+        for k in s.model_fields_set:
+            value = getattr(s, k)
+            plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+            env[f"FUNNELWATCH_{k.upper()}"] = str(plain)
         return env
 
     def cli(self, *args: str, timeout: float = 3600) -> str:
@@ -742,6 +751,13 @@ class Bench:
         home.mkdir(parents=True, exist_ok=True)
         load = home / "load.jsonl"
         want = int(LATENCY_RATE * (seconds + 30))
+        workers = self._start_workers(run, "latency")
+        proc, log, _ = workers[0]
+        # Steady traffic has event times near the wall clock: the backlog's records are
+        # re-timed to when the replay sends them (in file order, LATENCY_RATE a second),
+        # so a wall second holds a second of event time, as it does live (they run
+        # behind the clock by the seconds this loop takes).
+        t0 = time.time()
         written = 0
         with load.open("w") as out:
             while written < want:  # a short backlog is sent again (as duplicates)
@@ -749,10 +765,8 @@ class Bench:
                     for line in src:
                         if written >= want:
                             break
-                        out.write(line)
+                        out.write(_retimed(line, t0 + written / LATENCY_RATE))
                         written += 1
-        workers = self._start_workers(run, "latency")
-        proc, log, _ = workers[0]
         probes: dict[str, float] = {}  # campaign -> event time (epoch s)
         seen: dict[str, float] = {}
         replay: subprocess.Popen[bytes] | None = None
@@ -778,10 +792,18 @@ class Bench:
             api = f"http://127.0.0.1:{run.ports[0]}/api/campaigns"
             stop_probes = began + seconds
             give_up = stop_probes + 20
+            # steady: once the hot path's lag is within one second of traffic (a worker
+            # that starts under load first catches up; those probes time the catch-up)
+            steady_at: float | None = None
+            lag_at = 0.0
             while time.time() < give_up and (time.time() < stop_probes or set(probes) - set(seen)):
                 if proc.poll() is not None:
                     raise BenchError(f"latency worker exited:\n{log_tail(log)}")
                 now = time.time()
+                if steady_at is None and now >= began + LATENCY_WARMUP and now - lag_at >= 1:
+                    lag_at = now
+                    if run.lag()[0] <= LATENCY_RATE:
+                        steady_at = now
                 if now >= next_probe and now < stop_probes:
                     n += 1
                     campaign = f"probe-{self.run_id}-{n}"
@@ -790,7 +812,10 @@ class Bench:
                     probes[campaign] = now
                     next_probe += 1.0
                 try:
-                    with urllib.request.urlopen(api, timeout=5) as response:
+                    request = urllib.request.Request(
+                        api, headers={"Authorization": f"Bearer {BENCH_READ_TOKEN}"}
+                    )
+                    with urllib.request.urlopen(request, timeout=5) as response:
                         listed = json.loads(response.read())["campaigns"]
                     t = time.time()
                     for c in listed:
@@ -808,18 +833,38 @@ class Bench:
                 self.procs.stop(replay)
             self._stop(run, workers)
         load_lines = (home / "load.log").read_text(errors="replace").splitlines()
-        counted = [p for p, t in probes.items() if t >= began + LATENCY_WARMUP]
+        if steady_at is None:
+            raise BenchError(f"latency: the worker never caught up with {LATENCY_RATE:,}/s")
+        counted = sorted((p for p, t in probes.items() if t >= steady_at), key=lambda c: probes[c])
         latencies = sorted(seen.get(p, ended) - probes[p] for p in counted)
         missing = sum(1 for p in counted if p not in seen)
         if not latencies:
-            raise BenchError("latency: no probe after the warm-up")
+            raise BenchError("latency: no probe once steady")
+        order = sorted(probes, key=lambda c: probes[c])
+        say("latency: every probe in the order sent, | where steady began (s): " + " ".join(
+            ("| " if p == counted[0] else "") + f"{seen.get(p, ended) - probes[p]:.1f}"
+            for p in order))  # fmt: skip
         p50 = _percentile(latencies, 0.5)
         p99 = _percentile(latencies, 0.99)
-        say(f"latency: {len(counted)} probes after {LATENCY_WARMUP:.0f}s warm-up: p50 {p50:.2f}s, "
+        say(f"latency: {len(counted)} probes once steady ({steady_at - began:.0f}s after the "
+            f"load began): p50 {p50:.2f}s, "
             f"p99 {p99:.2f}s, max {latencies[-1]:.2f}s, {missing} never visible; worker lag "
             f"at the end {lag:,}; load: {load_lines[-1] if load_lines else '?'}")  # fmt: skip
         return {"p50": p50, "p99": p99, "probes": len(counted), "missing": missing,
-                "max": latencies[-1], "mean": statistics.fmean(latencies)}  # fmt: skip
+                "max": latencies[-1], "mean": statistics.fmean(latencies),
+                "steady_after_s": steady_at - began}  # fmt: skip
+
+
+def _retimed(line: str, at: float) -> str:
+    """A ground-truth line whose event (if valid JSON) now happens at ``at``."""
+    record = json.loads(line)
+    if not record.get("valid"):
+        return line
+    value = json.loads(record["value"])
+    moment = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
+    value["event_time"] = moment.replace("+00:00", "Z")
+    record["value"] = json.dumps(value, separators=(",", ":"))
+    return json.dumps(record, separators=(",", ":")) + "\n"
 
 
 def _probe(campaign: str, now: float) -> bytes:
@@ -1015,6 +1060,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preload-days", type=_days, default=PRELOAD_DAYS, metavar="FROM,TO",
                         help="preload event times from FROM to TO days before the backlog "
                              "(default %(default)s)")  # fmt: skip
+    parser.add_argument("--skip-chdb", action="store_true",
+                        help="no single worker on chDB (to time the latency alone)")  # fmt: skip
     parser.add_argument("--skip-server", action="store_true",
                         help="no single worker on the ClickHouse server")  # fmt: skip
     parser.add_argument("--skip-reference", action="store_true", help="no reference loop")
@@ -1071,7 +1118,8 @@ def main(argv: list[str] | None = None) -> int:
                     results[key] = result
 
             try:
-                variant("chdb", "chdb", "chdb", 1)
+                if not args.skip_chdb:
+                    variant("chdb", "chdb", "chdb", 1)
                 if not args.skip_server:
                     variant("server", "server", "server", 1)
                 if args.workers > 0:
