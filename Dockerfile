@@ -9,6 +9,7 @@ COPY streams streams
 COPY processors processors
 COPY localstack localstack
 COPY grafana grafana
+COPY connectors connectors
 RUN pip install --no-cache-dir . \
     && useradd --system --home-dir /var/lib/funnelwatch --create-home funnelwatch
 # Faust tables and state live in the data dir; the web server must listen beyond loopback

@@ -1,7 +1,8 @@
 """The ``funnelwatch`` command: the Faust app's own command line plus custom commands.
 
 ``funnelwatch worker`` (and every other Faust command) comes from Faust; this module
-adds ``db migrate``, ``topics create``, ``settings``, ``simulate`` and ``demo``.
+adds ``db migrate``, ``topics create``, ``settings``, ``simulate``, ``demo``,
+``crm unmapped`` and ``contact-hash``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import sys
 from typing import Any
 
 import click
+from pydantic import SecretStr
 
 from funnelwatch.settings import Settings, current_settings
 
@@ -67,7 +69,9 @@ def topics_list() -> None:
 @click.command(name="settings")
 @click.option("--markdown", is_flag=True, help="Print the reference table of the README.")
 def settings_command(markdown: bool) -> None:
-    """Print every setting: environment variable, current value, default, meaning."""
+    """Print every setting: environment variable, current value, default, meaning.
+
+    Secrets are shown as set or unset only; the ClickHouse URL without its password."""
     if markdown:
         click.echo(settings_reference())
         return
@@ -76,6 +80,9 @@ def settings_command(markdown: bool) -> None:
         value: Any = getattr(current, name)
         if name == "clickhouse_url":
             value = current.clickhouse_url_redacted
+        elif isinstance(value, SecretStr):
+            # a secret is shown as set or not, never as its value (nor its length)
+            value = "(secret, set)" if value.get_secret_value() else ""
         click.echo(f"FUNNELWATCH_{name.upper()}={value}\n    {field.description}")
 
 
@@ -157,8 +164,66 @@ def grafana_push(url: str | None, token: str | None) -> None:
     )
 
 
+@click.group(name="crm")
+def crm_group() -> None:
+    """CRM connectors (POST /ingest/crm/<provider>)."""
+
+
+@crm_group.command(name="unmapped")
+@click.option("--provider", default=None, help="Only this provider (hubspot, pipedrive, ...).")
+@click.option(
+    "--records", is_flag=True, help="Print the held records (JSON lines, no raw contacts)."
+)
+def crm_unmapped(provider: str | None, records: bool) -> None:
+    """List CRM stages the mapping does not know, with their records held in ClickHouse."""
+    import json
+
+    from funnelwatch.clickhouse import connect
+    from funnelwatch.connectors.crm.store import list_unmapped, unmapped_records
+
+    client = connect(current_settings().effective_clickhouse_url)
+    try:
+        if records:
+            for record in unmapped_records(client, provider):
+                click.echo(json.dumps(record, sort_keys=True, ensure_ascii=False))
+            return
+        stages = list_unmapped(client, provider)
+    finally:
+        client.close()
+    if not stages:
+        _echo("no unmapped CRM stages")
+        return
+    click.echo(
+        f"{'provider':10} {'pipeline':16} {'stage':24} {'records':>7}  first seen -> last seen"
+    )
+    for s in stages:
+        click.echo(
+            f"{s.provider:10} {s.pipeline or '-':16} {s.stage:24} {s.records:7}  "
+            f"{s.first_seen:%Y-%m-%d %H:%M:%S} -> {s.last_seen:%Y-%m-%d %H:%M:%S}"
+        )
+
+
+@click.command(name="contact-hash")
+@click.option("--phone", "kind", flag_value="phone", help="The lines are phone numbers.")
+@click.option("--email", "kind", flag_value="email", default=True, help="The lines are e-mails.")
+def contact_hash_command(kind: str) -> None:
+    """Print the contact hash of each e-mail (or phone) read from stdin, one per line
+    ("-" when unusable), with the configured salt: what a producer writing to Kafka puts
+    in a form's contact_hashes. Values come on stdin, never as arguments (shell history)."""
+    from funnelwatch.connectors.contacts import ContactHashing
+
+    hashing = ContactHashing.from_settings(current_settings())
+    if hashing is None:
+        raise click.ClickException("FUNNELWATCH_CONTACT_HASH_SALT is not set")
+    for line in click.get_text_stream("stdin"):
+        value = line.rstrip("\n")
+        found = hashing.hashes(**{kind: value})
+        click.echo(found[0] if found else "-")
+
+
 CUSTOM_COMMANDS = (
     db_group, topics_group, settings_command, simulate_command, demo_command, grafana_group,
+    crm_group, contact_hash_command,
 )  # fmt: skip
 
 

@@ -4,21 +4,26 @@ Every setting is a field below: its environment variable is ``FUNNELWATCH_`` plu
 the field name in upper case, its default is the field default, and its
 description is the documentation (``funnelwatch settings`` prints them all).
 Settings are read once, by :func:`load_settings`; nothing else reads the
-environment. Secrets (the ClickHouse password) travel inside the URL, which is
-never logged: use :meth:`Settings.clickhouse_url_redacted` for messages.
+environment. Every secret (tokens, webhook URLs, salts, the ClickHouse password) is
+a :class:`~pydantic.SecretStr`: printing a setting shows ``**********``, and code takes
+the value out (``get_secret_value()``) only where it uses it. The ClickHouse URL may
+still carry a password of its own: it is never logged, messages use
+:meth:`Settings.clickhouse_url_redacted`.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "funnelwatch"
+#: shortest accepted read or ingest token: a guessable token is no credential
+MIN_TOKEN_LENGTH = 16
 
 
 class BidTarget(BaseModel):
@@ -47,7 +52,10 @@ class SiteKey(BaseModel):
 class Settings(BaseSettings):
     """Runtime configuration; frozen once built."""
 
-    model_config = SettingsConfigDict(env_prefix="FUNNELWATCH_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a refused value may be a secret; the message says what is wrong
+    model_config = SettingsConfigDict(
+        env_prefix="FUNNELWATCH_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     kafka_bootstrap: str = Field(
         "localhost:9092", description="Kafka bootstrap servers, comma separated (host:port)."
@@ -56,8 +64,14 @@ class Settings(BaseSettings):
         "",
         description=(
             "ClickHouse to write to: clickhouse://user:pass@host:9000/db (native protocol) "
-            "or chdb:///path/to/dir (embedded chDB). Empty: chdb://<data_dir>/chdb."
+            "or chdb:///path/to/dir (embedded chDB). Empty: chdb://<data_dir>/chdb. "
+            "Prefer FUNNELWATCH_CLICKHOUSE_PASSWORD to a password inside the URL."
         ),
+    )
+    clickhouse_password: SecretStr | None = Field(
+        None,
+        description="Password of the ClickHouse user (secret; replaces a password in "
+        "FUNNELWATCH_CLICKHOUSE_URL). Unset: the URL's password, if any.",
     )
     data_dir: Path = Field(
         DEFAULT_DATA_DIR,
@@ -153,6 +167,17 @@ class Settings(BaseSettings):
     )
     web_bind: str = Field(
         "127.0.0.1", description="Address the web server listens on (0.0.0.0 in containers)."
+    )
+    web_pages_access: Literal["loopback", "token", "open"] = Field(
+        "loopback",
+        description="Who may read /metrics and the board page (/): loopback (clients on "
+        "127.0.0.1/::1 without a token, others with a read token; a request that came "
+        "through a proxy counts as remote), token (a read token always), open (anyone).",
+    )
+    read_token: SecretStr | None = Field(
+        None,
+        description="Bearer token(s) of the KPI API (/api/*) and the board (secret; several "
+        "separated by commas while rotating). Unset: /api answers 401 to everyone.",
     )
     grafana_url: str = Field(
         "http://localhost:3000", description="Grafana that `funnelwatch grafana push` writes to."
@@ -277,11 +302,14 @@ class Settings(BaseSettings):
         ge=0,
         description="History replayed into the detectors on start (without alerting).",
     )
-    alert_webhook_url: str = Field(
-        "", description="Generic JSON webhook receiving every alert state; empty: none."
+    alert_webhook_url: SecretStr | None = Field(
+        None,
+        description="Generic JSON webhook receiving every alert state (secret); empty: none.",
     )
-    alert_slack_webhook_url: str = Field(
-        "", description="Slack-compatible incoming webhook (text messages); empty: none."
+    alert_slack_webhook_url: SecretStr | None = Field(
+        None,
+        description="Slack-compatible incoming webhook, text messages (secret: the URL is "
+        "the credential); empty: none.",
     )
     alert_webhook_max_attempts: int = Field(
         8, ge=1, description="Delivery attempts per webhook message (exponential backoff)."
@@ -290,8 +318,8 @@ class Settings(BaseSettings):
     ingest_token: SecretStr | None = Field(
         None,
         description=(
-            "Bearer token the HTTP ingest (POST /ingest/...) requires; unset: ingest is "
-            "disabled (503)."
+            "Bearer token(s) of the server-side HTTP ingest, POST /ingest/... (secret; "
+            "several separated by commas while rotating). Unset: ingest is disabled (503)."
         ),
     )
     ingest_max_body_bytes: int = Field(
@@ -319,6 +347,13 @@ class Settings(BaseSettings):
         description="Publishable keys of the landing-page snippet and their origins (JSON), "
         'e.g. {"pk_shop": {"origins": ["https://shop.example"]}}. Empty: /collect is off.',
     )
+    snippet_cookie_days: int = Field(
+        90,
+        ge=1,
+        le=400,  # browsers cap a cookie's lifetime at 400 days
+        description="Days the landing-page snippet (/t.js) keeps a landing's click id and "
+        "utm tags in its first-party cookie (the last tagged landing wins).",
+    )
     rate_limit_per_second: float = Field(
         20.0,
         gt=0,
@@ -333,6 +368,53 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(
         40, ge=1, description="Requests a key or client address may make at once."
+    )
+    contact_hash_salt: SecretStr | None = Field(
+        None,
+        description="Secret key of the contact hashes (HMAC-SHA256) that link CRM records to "
+        "leads by e-mail or phone; changing it unlinks every stored contact. Unset: forms "
+        "carrying email/phone are refused (400) and linking by contact is off.",
+    )
+    phone_default_region: str | None = Field(
+        None,
+        pattern="^[A-Za-z]{2}$",
+        description="Country (ISO 3166 alpha-2, e.g. DE) of phone numbers written without "
+        "a +country code; unset: such numbers are not hashed.",
+    )
+    crm_mapping_file: Path | None = Field(
+        None,
+        description="YAML mapping of CRM pipelines/stages to funnel statuses and of the CRM "
+        "fields carrying the lead id and contact (see crm.example.yaml); unset: every "
+        "POST /ingest/crm/<provider> answers 503.",
+    )
+    crm_public_url: str = Field(
+        "",
+        description="Base URL the CRMs call (e.g. https://funnel.example.com), which "
+        "HubSpot's signature covers; empty: the scheme and Host header of each request.",
+    )
+    crm_hubspot_client_secret: SecretStr | None = Field(
+        None,
+        description="Client secret of the HubSpot app that signs webhooks (v3 signature; "
+        "secret); unset: /ingest/crm/hubspot answers 503.",
+    )
+    crm_pipedrive_user: SecretStr | None = Field(
+        None, description="HTTP basic-auth user of the Pipedrive webhook (secret)."
+    )
+    crm_pipedrive_password: SecretStr | None = Field(
+        None,
+        description="HTTP basic-auth password of the Pipedrive webhook (secret); unset: "
+        "/ingest/crm/pipedrive answers 503.",
+    )
+    crm_amocrm_token: SecretStr | None = Field(
+        None,
+        description="Secret token in the amoCRM/Kommo webhook URL (?token=…; they sign "
+        "nothing; secret); unset: /ingest/crm/amocrm and /kommo answer 503.",
+    )
+    crm_bitrix24_application_token: SecretStr | None = Field(
+        None,
+        description="application_token Bitrix24 issued to the funnelwatch application "
+        "(auth[application_token] of its requests; secret); unset: /ingest/crm/bitrix24 "
+        "answers 503.",
     )
     bid_targets: dict[str, BidTarget] = Field(
         {},
@@ -384,9 +466,43 @@ class Settings(BaseSettings):
             raise ValueError("clickhouse_url must start with clickhouse:// or chdb://")
         return value
 
+    @field_validator("read_token", "ingest_token")
+    @classmethod
+    def _strong_tokens(cls, value: SecretStr | None) -> SecretStr | None:
+        tokens = tokens_of(value)
+        if not tokens:
+            return None  # empty is unset
+        if any(len(t) < MIN_TOKEN_LENGTH for t in tokens):
+            # the message must not echo the value: say only what is wrong with it
+            raise ValueError(
+                f"every token must have at least {MIN_TOKEN_LENGTH} characters "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_role_per_credential(self) -> Settings:
+        read = set(tokens_of(self.read_token))
+        ingest = set(tokens_of(self.ingest_token))
+        if read & ingest or read & set(self.site_keys) or ingest & set(self.site_keys):
+            raise ValueError(
+                "a credential may have one role only: the read tokens, the ingest tokens and "
+                "the site keys must all differ"
+            )
+        return self
+
     @property
     def effective_clickhouse_url(self) -> str:
-        return self.clickhouse_url or f"chdb://{self.data_dir / 'chdb'}"
+        """The URL clients connect with: FUNNELWATCH_CLICKHOUSE_PASSWORD, when set, in
+        place of the URL's own password. Never log it (see clickhouse_url_redacted)."""
+        url = self.clickhouse_url or f"chdb://{self.data_dir / 'chdb'}"
+        parts = urlsplit(url)
+        if self.clickhouse_password is None or parts.scheme != "clickhouse":
+            return url
+        secret = quote(self.clickhouse_password.get_secret_value(), safe="")
+        user = parts.username or "default"
+        host = (parts.hostname or "localhost") + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=f"{user}:{secret}@{host}"))
 
     @property
     def clickhouse_url_redacted(self) -> str:
@@ -400,6 +516,13 @@ class Settings(BaseSettings):
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}.{name}"
+
+
+def tokens_of(secret: SecretStr | None) -> tuple[str, ...]:
+    """The tokens of a comma-separated token setting (none when it is unset or empty)."""
+    if secret is None:
+        return ()
+    return tuple(t.strip() for t in secret.get_secret_value().split(",") if t.strip())
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -6,7 +6,9 @@ hot path (:mod:`.hotpath`) and the roller (:mod:`.rollup.roller`) own their Kafk
 consumers and run on their own threads, started and stopped here. Before anything
 runs, :class:`FunnelWorker` creates every catalogue topic with its partition count and
 applies the ClickHouse migrations, so a fresh Kafka and a fresh ClickHouse are ready
-without a separate step.
+without a separate step. The web server serves funnelwatch's views only: Faust's own
+(table data, router, statistics, graph) are off through Faust's settings, and
+``/metrics`` answers whom ``web_pages_access`` lets in (:mod:`.web.access`).
 
 This module is the one place that reads :class:`~funnelwatch.settings.Settings` and
 builds each component's own configuration from it.
@@ -42,6 +44,7 @@ from .hotpath.config import HotPathConfig, Topics
 from .hotpath.loop import HotPath
 from .reader import Reader
 from .rollup.roller import Roller
+from .web.access import Access, Denied, require_pages
 
 log = logging.getLogger(__name__)
 # The ClickHouse driver warns on each failed connection and reconnect: during an outage
@@ -143,8 +146,17 @@ class Pipeline:
             web_host=settings.web_bind,
             producer_acks=-1,
             Worker=FunnelWorker,
+            # Faust's own views serve table data (/table/<name>/<key>/), the cluster's
+            # topology (/router/), sensor counters, the assignment and the service graph:
+            # none of it is for clients, so every one is off (404) through its setting.
+            web_tables_enabled=False,
+            web_router_enabled=False,
+            web_stats_enabled=False,
+            web_graph_enabled=False,
+            web_metrics_enabled=False,
         )
         app.pipeline = self  # type: ignore[attr-defined]
+        self.access = Access.from_settings(settings)
         url = settings.effective_clickhouse_url
         self.connect_clickhouse = partial(connect, url)
         self.hot_config = config = hot_path_config(settings, cat, self.funnel)
@@ -163,6 +175,12 @@ class Pipeline:
 
         @app.page("/metrics")
         async def metrics_page(web: Any, request: Any) -> Any:
+            try:
+                require_pages(settings.web_pages_access, self.access, request)
+            except Denied as refusal:
+                return web.json(
+                    refusal.body(), status=refusal.status, headers=dict(refusal.headers)
+                )
             return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
         # KPI API, ingest, live board and bid advisor (processors/web, processors/bids)

@@ -54,6 +54,10 @@ CLICK_NEWS_UNKNOWN = Counter(
     "funnelwatch_click_news_unknown_form_total",
     "Late-click news for a form its lead's owner does not know (read again with its click)",
 )
+RAW_CONTACT_RECORDS = Counter(
+    "funnelwatch_raw_contact_records_total",
+    "Records carrying raw email/phone fields (ignored, never copied on: send contact_hashes)",
+)
 LEADS_REBUILT = Counter(
     "funnelwatch_leads_rebuilt_total",
     "Leads whose state a worker rebuilt from ClickHouse on taking over their partition",
@@ -91,6 +95,25 @@ DETECTOR_STEPS = Counter(
 DETECTOR_CURSOR = Gauge(
     "funnelwatch_detector_cursor_timestamp_seconds",
     "Last minute the detectors judged (event time); 0 before any",
+)
+CRM_DELIVERIES = Counter(
+    "funnelwatch_crm_deliveries_total",
+    "CRM webhook requests by provider and answer (accepted, unauthorized, malformed, "
+    "rate_limited, unavailable, disabled)",
+    ["provider", "outcome"],
+)
+CRM_RECORDS = Counter(
+    "funnelwatch_crm_records_total",
+    "CRM status changes received, by provider and what became of them: produced_lead_id, "
+    "produced_contact, produced_unlinked (linked to no lead: produced as unattributed), "
+    "unmapped (stage not in the mapping: stored in ClickHouse), or ignored_<reason>",
+    ["provider", "outcome"],
+)
+CRM_UNMAPPED = Counter(
+    "funnelwatch_crm_unmapped_total",
+    "CRM records whose pipeline/stage the mapping does not know (kept in crm_unmapped; "
+    "`funnelwatch crm unmapped` lists them), by provider and pipeline",
+    ["provider", "pipeline"],
 )
 
 

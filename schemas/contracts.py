@@ -26,6 +26,16 @@ JSONSCHEMA_DIR = Path(__file__).with_name("jsonschema")
 
 _ID = {"type": "string", "minLength": 1, "maxLength": 200}
 _LABEL = {"type": "string", "minLength": 1, "maxLength": 200}
+#: most contact hashes one form may carry (an e-mail and a phone or two, with room)
+MAX_CONTACT_HASHES = 8
+#: a contact hash: its kind (e-mail or phone) and a lower-case hex HMAC-SHA256; the fixed
+#: length also keeps out a trailing newline, which ``$`` would let through
+CONTACT_HASH: dict[str, Any] = {
+    "type": "string",
+    "pattern": "^[ep]:[0-9a-f]{64}$",
+    "minLength": 66,
+    "maxLength": 66,
+}
 # Field constraints beyond the Python type; the records stay plain Faust records.
 _CONSTRAINTS: dict[str, dict[str, Any]] = {
     "event_id": _ID,
@@ -37,6 +47,7 @@ _CONSTRAINTS: dict[str, dict[str, Any]] = {
     "cost_micros": {"type": "integer", "minimum": 0},
     "deal_value_micros": {"type": "integer", "minimum": 0},
     "status": {"type": "string", "enum": list(CRM_STATUSES)},
+    "contact_hashes": {"type": "array", "items": CONTACT_HASH, "maxItems": MAX_CONTACT_HASHES},
 }
 _TYPES: dict[Any, dict[str, Any]] = {
     str: {"type": "string", "maxLength": 500},
@@ -53,7 +64,7 @@ def _field_schema(name: str, annotation: Any) -> tuple[dict[str, Any], bool]:
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         nullable = len(args) < len(typing.get_args(annotation))
         annotation = args[0]
-    schema = dict(_CONSTRAINTS.get(name, _TYPES[annotation]))
+    schema = dict(_CONSTRAINTS[name] if name in _CONSTRAINTS else _TYPES[annotation])
     if nullable:
         schema = {"anyOf": [schema, {"type": "null"}]}
     return schema, nullable

@@ -63,7 +63,8 @@ class EventStruct(msgspec.Struct, frozen=True, gc=False):
     values (``event_time`` an aware datetime in UTC), the record's ``event_type`` as class
     attribute and JSON tag, and — for types without ``cost_micros`` — a private
     ``_cost_micros`` field holding such an unknown key's value (None when absent).
-    Frozen; ``gc=False`` is safe as the fields hold only str, int, None and datetime.
+    Frozen; ``gc=False`` is safe as the fields hold only str, int, None, datetime and
+    lists of str, none of which can reach back to the struct.
     """
 
     #: the wire name of the event (JSON tag), as on the Faust record
@@ -111,12 +112,23 @@ def _annotation(name: str, schema: Mapping[str, Any]) -> Any:
     if kind == "string":
         # validate_mapping parses event_time, and only event_time (in __post_init__ here)
         is_time = schema.get("format") == "date-time"
-        if keywords - {"minLength", "maxLength", "format"} or is_time != (name == "event_time"):
+        if keywords - {"minLength", "maxLength", "format", "pattern"} or is_time != (
+            name == "event_time"
+        ):
             raise _unsupported(name, schema)
-        length = msgspec.Meta(
-            min_length=schema.get("minLength"), max_length=schema.get("maxLength")
+        # msgspec matches a pattern with re.search, as jsonschema and fastjsonschema do
+        string = msgspec.Meta(
+            min_length=schema.get("minLength"),
+            max_length=schema.get("maxLength"),
+            pattern=schema.get("pattern"),
         )
-        return Annotated[str, length]
+        return Annotated[str, string]
+    if kind == "array":
+        # a list, as json.loads gives: the record's value and the struct's compare equal
+        if keywords - {"items", "maxItems"} or "items" not in schema:
+            raise _unsupported(name, schema)
+        items = _annotation(name, schema["items"])
+        return Annotated[list[items], msgspec.Meta(max_length=schema.get("maxItems"))]  # type: ignore[valid-type]
     if kind == "integer":
         minimum = schema.get("minimum", -_INT_MAX)
         if keywords - {"minimum"} or type(minimum) is not int:

@@ -62,6 +62,9 @@ class FormSubmission(Event, serializer="json", include_metadata=False):
     utm_term: str | None = None
     device: str = "(unknown)"
     geo: str = "(unknown)"
+    #: salted hashes of the contact's e-mail/phone (``e:``/``p:`` + HMAC-SHA256 hex, see
+    #: funnelwatch.connectors.contacts), never the raw values: they link CRM records
+    contact_hashes: list[str] | None = None
 
 
 class CrmEvent(Event, serializer="json", include_metadata=False):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -28,11 +29,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from funnelwatch.settings import Settings, current_settings
+from funnelwatch.settings import Settings, current_settings, tokens_of
 
 from .plan import DemoPlan, plan_demo
 from .progress import Screen, StartupProgress
@@ -108,6 +110,9 @@ def main(argv: list[str]) -> int:
                     "topic_prefix": run_id,
                     "app_id": run_id,
                     "batch_max_seconds": 0.25,
+                    # the board's API needs a read token: the demo's own, random, unless
+                    # one is configured (printed in the board's URL fragment below)
+                    "read_token": base.read_token or SecretStr(secrets.token_urlsafe(24)),
                 }
             )
             started, code = _run(args, plan, settings, home, console, progress, screen, sent)
@@ -244,7 +249,13 @@ def _run(
     console.print(f"demo {settings.topic_prefix}: ClickHouse {settings.clickhouse_url_redacted}; "
                   f"worker log {home / 'worker.log'}; Ctrl-C to stop")  # fmt: skip
     board = f"http://{settings.web_bind}:{settings.web_port}/"
-    console.print(f"live board: {board} (API description: {board}api/openapi.json)")
+    # the fragment never reaches a server; the page moves it into sessionStorage. A
+    # configured token is the operator's secret: named, never printed (only the demo's own)
+    own = current_settings().read_token is None
+    read_token = tokens_of(settings.read_token)[0] if own else "<FUNNELWATCH_READ_TOKEN>"
+    console.print(
+        f"live board: {board}#token={read_token} (API description: {board}api/openapi.json)"
+    )
     lead = (time.time() - plan.start_ms / 1000.0) / 60
     back = f"{lead / 60:.0f} h" if lead >= 120 else f"{lead:.0f} min"
     console.print(

@@ -12,7 +12,9 @@ Invariants:
   the key lets the receiver drop;
 - failures are retried with exponential backoff (0.5 s doubling, at most 60 s) up to
   ``alert_webhook_max_attempts`` times; a message that still fails is logged and
-  counted, and the loop moves on.
+  counted, and the loop moves on;
+- a webhook URL is a secret: no log line or error names it (targets are "webhook" and
+  "slack").
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
+from pydantic import SecretStr
 
 from ..detectors import Alert
 
@@ -128,27 +132,50 @@ class Dispatcher:
 
 
 def webhook_targets(
-    session: aiohttp.ClientSession, generic_url: str, slack_url: str
+    session: aiohttp.ClientSession, generic: SecretStr | None, slack: SecretStr | None
 ) -> list[Target]:
+    """The webhook targets configured (an unset or empty URL: none). The URLs are
+    credentials (a Slack webhook URL lets anyone post to the channel): they leave their
+    SecretStr only to be posted to, and a failure names the target, never the URL."""
     targets = []
+    generic_url = generic.get_secret_value() if generic else ""
+    slack_url = slack.get_secret_value() if slack else ""
     if generic_url:
 
-        async def generic(alert: Alert) -> None:
+        async def generic_send(alert: Alert) -> None:
             key = f"{alert.alert_id}:{alert.status}"
-            await post_json(
-                session, generic_url, {"idempotency_key": key, **alert.as_message()}, key
-            )
+            body = {"idempotency_key": key, **alert.as_message()}
+            await _post_secret(session, generic_url, body, key)
 
-        targets.append(Target("webhook", generic))
+        targets.append(Target("webhook", generic_send))
     if slack_url:
 
-        async def slack(alert: Alert) -> None:
-            await post_json(
-                session, slack_url, slack_text(alert), f"{alert.alert_id}:{alert.status}"
-            )
+        async def slack_send(alert: Alert) -> None:
+            key = f"{alert.alert_id}:{alert.status}"
+            await _post_secret(session, slack_url, slack_text(alert), key)
 
-        targets.append(Target("slack", slack))
+        targets.append(Target("slack", slack_send))
     return targets
+
+
+async def _post_secret(
+    session: aiohttp.ClientSession, url: str, body: dict[str, Any], key: str
+) -> None:
+    """post_json to a secret URL; its errors (aiohttp names the URL in some) are
+    replaced by one naming only the kind of failure, which the dispatcher logs."""
+    try:
+        await post_json(session, url, body, key)
+    except Exception as exc:
+        text = str(exc).replace(url, "<secret URL>")
+        parts = urlsplit(url)
+        for piece in (parts.path, parts.query):
+            if piece and piece != "/":
+                text = text.replace(piece, "<secret>")
+        raise DeliveryFailed(f"{type(exc).__name__}: {text}") from None
+
+
+class DeliveryFailed(RuntimeError):
+    """A webhook post failed (the message carries no part of the URL's secret)."""
 
 
 def now() -> int:

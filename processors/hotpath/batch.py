@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 import msgspec
 
 from funnelwatch.clickhouse import ClickHouse
+from funnelwatch.connectors.contacts import ContactRow
 from funnelwatch.schemas.contracts import InvalidEvent
 from funnelwatch.schemas.decode import EventDecoder, event_ms
 
@@ -51,6 +52,7 @@ from ..attribution.rules import Attribution, Segment, attribute_form, by_click, 
 from ..rollup.versions import new_version
 from ..source.deadletter import dead_letter_headers
 from ..source.placement import owner_partition
+from ..source.rawcontacts import without_raw_contacts
 from ..state.clicks import ClickCache, lookup_clicks
 from ..state.leads import LeadStore
 from ..state.waiting import Waiting, record_waiting
@@ -155,6 +157,8 @@ class Counts:
     reattributed: Counter[str] = field(default_factory=Counter)
     crm_without_lead: int = 0
     click_news_for_unknown_forms: int = 0
+    #: lead events read with raw contact fields (ignored, never copied on)
+    raw_contacts: int = 0
     last_event_time: dict[str, float] = field(default_factory=dict)
 
 
@@ -177,6 +181,8 @@ class Pending:
     commit: dict[tuple[str, int], int]
     counts: Counts
     records: int = 0
+    #: the contact hashes of the batch's forms (written again on a replay: idempotent)
+    contacts: list[ContactRow] = field(default_factory=list)
 
     @property
     def minutes(self) -> set[int]:
@@ -300,6 +306,10 @@ class BatchProcessor:
                 last_click = offset
                 clicks += 1
                 continue
+            stripped = without_raw_contacts(raw)
+            if stripped is not None:
+                counts.raw_contacts += 1
+                raw = stripped
             lead_id = ev.lead_id
             owner = owner_partition(lead_id, partitions)
             if owner != partition:
@@ -387,6 +397,10 @@ class BatchProcessor:
     def _dead_letter(
         self, record: Record, raw: bytes | None, exc: InvalidEvent, src: Source, counts: Counts
     ) -> None:
+        stripped = without_raw_contacts(raw)
+        if stripped is not None:  # the dead-letter topic keeps no raw contact either
+            counts.raw_contacts += 1
+            raw = stripped
         self.producer.produce(
             self.topics.dead_letter,
             value=raw,
@@ -440,6 +454,7 @@ class BatchProcessor:
     def _apply(self, lead_events: dict[int, list[LeadEvent]], pending: Pending) -> None:
         counts = pending.counts
         stage = self.lead_stage
+        contacts = pending.contacts
         for partition, evs in lead_events.items():
             by_lead: dict[str, list[LeadEvent]] = {}
             for ev in evs:
@@ -462,6 +477,13 @@ class BatchProcessor:
                             counts.reattributed["lead"] += 1
                         add_form(state, ev.event_id, ev.t, ev.attr, ev.click_id, ev.src)
                         touched = True
+                        hashes = ev.form.contact_hashes
+                        if hashes:
+                            minute = ev.t // 60_000 * 60
+                            contacts.extend(
+                                ContactRow(h, lead_id, partition, ev.event_id, minute, ev.t)
+                                for h in hashes
+                            )
                     elif ev.kind == _CRM:
                         if not state.forms:
                             counts.crm_without_lead += 1

@@ -1,8 +1,9 @@
 """The checkpoint: one batch made durable, in the one order that keeps it exact.
 
-1. ClickHouse: the batch's facts (the click and lead indexes follow by materialized
-   views); then, for the clicks just written, the forms that were waiting for them,
-   whose owners are told through ``by-lead``;
+1. ClickHouse: the contact hashes of the batch's forms (``lead_contacts``), then the
+   batch's facts (the click and lead indexes follow by materialized views); then, for
+   the clicks just written, the forms that were waiting for them, whose owners are
+   told through ``by-lead``;
 2. the lead store: the states the batch changed;
 3. the producer: every record the batch produced (forwards, dead letters, click news)
    and the rollup notice naming the minutes whose KPIs must be recomputed, flushed
@@ -25,6 +26,7 @@ from typing import Any
 import msgspec
 
 from funnelwatch.clickhouse import ClickHouse
+from funnelwatch.connectors.contacts import record_contacts
 
 from .. import metrics
 from ..rollup.versions import new_version
@@ -58,6 +60,9 @@ class Checkpoint:
 
     def write(self, pending: Pending) -> None:
         minutes = pending.minutes
+        contacts = pending.contacts
+        if contacts:  # a replay writes them again, whether or not its facts changed
+            self.clickhouse(lambda c: record_contacts(c, contacts))
         if len(pending.facts):
             started = time.monotonic()
             columns = pending.facts.columns()

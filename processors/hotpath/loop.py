@@ -301,5 +301,12 @@ def _count(counts: Counts) -> None:
         metrics.CRM_WITHOUT_LEAD.inc(counts.crm_without_lead)
     if counts.click_news_for_unknown_forms:
         metrics.CLICK_NEWS_UNKNOWN.inc(counts.click_news_for_unknown_forms)
+    if counts.raw_contacts:
+        metrics.RAW_CONTACT_RECORDS.inc(counts.raw_contacts)
+        log.warning(
+            "%d record(s) carried raw email/phone fields: ignored and not copied on; "
+            "producers must send contact_hashes instead (README: Contact linking)",
+            counts.raw_contacts,
+        )
     for event_type, t in counts.last_event_time.items():
         metrics.LAST_EVENT_TIME.labels(source=event_type).set(t)

@@ -2,7 +2,8 @@
 
 ``click_index`` (clicks by id) and ``waiting_forms`` (forms waiting for their click) are
 join state for ``click_horizon_days``, ``lead_facts`` (the events of each lead, read to
-rebuild a lead partition) for ``lead_horizon_days``. All three are partitioned by month
+rebuild a lead partition) and ``lead_contacts`` (the contact hashes of each lead's forms)
+for ``lead_horizon_days``. All four are partitioned by month
 of event time, and a month is dropped once its last minute is older than the horizon:
 rows are kept for at least the horizon and at most the horizon plus a month. The
 results (``funnel_facts``, ``kpi_minute``, ``conversion_rolling``) are never dropped
@@ -19,7 +20,12 @@ from funnelwatch.clickhouse import ClickHouse
 log = logging.getLogger(__name__)
 
 #: table -> which horizon bounds it
-HORIZON_OF = {"click_index": "click", "waiting_forms": "click", "lead_facts": "lead"}
+HORIZON_OF = {
+    "click_index": "click",
+    "waiting_forms": "click",
+    "lead_facts": "lead",
+    "lead_contacts": "lead",  # a contact links to a lead only while its facts are kept
+}
 
 
 def _month_end(partition: int) -> datetime:

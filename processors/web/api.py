@@ -2,6 +2,10 @@
 
 Invariants: a handler never answers 5xx for anything a client sends — bad parameters
 are 400, unknown campaigns 404, and only an unavailable ClickHouse or Kafka gives 503;
+every ``/api/*`` view but the public OpenAPI description answers only a read token, on
+loopback too, the board only whom ``web_pages_access`` lets in, and ingest only an ingest
+token within its rate limits (:mod:`.access`: 401 no or unknown credential, 403 one of
+another role, 429 with Retry-After beyond the limits);
 every ClickHouse read runs off the event loop (:class:`Reader`); the KPI numbers are
 exactly the sums of ``kpi_minute`` rows at their newest version (see ``queries``).
 """
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -17,19 +22,27 @@ from typing import TYPE_CHECKING, Any
 from faust.web import Request, Response, View
 
 from funnelwatch.clickhouse import ClickHouse, ClickHouseError
+from funnelwatch.connectors.contacts import ContactHashing
 from funnelwatch.processors.bid_advisor import BidAdvisor
 
 from . import queries
+from .access import Denied, Role, client_address, require_pages
 from .board import board_html
+from .crm import register_crm
 from .ingest import ENDPOINTS, RecentIds, Rejection, check_token, parse_events, to_produce
 from .kpis import SEGMENT_DIMS, WINDOWS, segment_document
 from .openapi import openapi_document
 from .produce import produce_acked
+from .ratelimit import HttpLimits
+from .site import register_site
 
 if TYPE_CHECKING:
     from funnelwatch.processors.app import Pipeline
 
 log = logging.getLogger(__name__)
+
+#: an API view: (web, request, path parameters) -> response
+Handler = Callable[..., Awaitable[Response]]
 
 
 class BadRequest(Exception):
@@ -64,7 +77,13 @@ def register_web(pipeline: Pipeline) -> None:
     pipeline.bid_advisor = advisor
     funnel = pipeline.funnel
     recent = RecentIds(settings.ingest_dedup_size)
-    token = settings.ingest_token.get_secret_value() if settings.ingest_token else None
+    access = pipeline.access
+    contact_hashing = ContactHashing.from_settings(settings)  # None: forms' email/phone -> 400
+    limits = HttpLimits.of(
+        settings.rate_limit_per_second,
+        settings.rate_limit_per_client_per_second,
+        settings.rate_limit_burst,
+    )
     topics = {
         "clicks": pipeline.catalogue.clicks.name,
         "forms": pipeline.catalogue.forms.name,
@@ -84,7 +103,27 @@ def register_web(pipeline: Pipeline) -> None:
             log.warning("API read failed: %s", exc)
             return web.error(503, "ClickHouse is unavailable; try again")
 
-    @app.page("/api/campaigns")  # type: ignore[untyped-decorator]
+    def denied(web: View, refusal: Denied) -> Response:
+        return web.json(refusal.body(), status=refusal.status, headers=dict(refusal.headers))
+
+    def api_page(path: str) -> Callable[[Handler], Any]:
+        """``app.page(path)`` for a view that answers only a read token."""
+
+        def decorate(handler: Handler) -> Any:
+            async def view(web: View, request: Request, **params: str) -> Response:
+                try:
+                    access.require(request.headers.get("Authorization"), Role.READ)
+                except Denied as refusal:
+                    return denied(web, refusal)
+                return await handler(web, request, **params)
+
+            view.__name__ = handler.__name__
+            view.__doc__ = handler.__doc__
+            return app.page(path)(view)
+
+        return decorate
+
+    @api_page("/api/campaigns")
     async def campaigns_view(web: View, request: Request) -> Response:
         async def work() -> Response:
             def q(client: ClickHouse) -> Any:
@@ -115,7 +154,7 @@ def register_web(pipeline: Pipeline) -> None:
 
         return await guarded(web, work)
 
-    @app.page("/api/campaigns/{campaign_id}/kpis")  # type: ignore[untyped-decorator]
+    @api_page("/api/campaigns/{campaign_id}/kpis")
     async def kpis_view(web: View, request: Request, campaign_id: str) -> Response:
         async def work() -> Response:
             window = _choice(request, "window", WINDOWS, "1h")
@@ -151,7 +190,7 @@ def register_web(pipeline: Pipeline) -> None:
 
         return await guarded(web, work)
 
-    @app.page("/api/campaigns/{campaign_id}/conversions")  # type: ignore[untyped-decorator]
+    @api_page("/api/campaigns/{campaign_id}/conversions")
     async def conversions_view(web: View, request: Request, campaign_id: str) -> Response:
         async def work() -> Response:
             window = _choice(request, "window", WINDOWS, "15m")
@@ -190,7 +229,7 @@ def register_web(pipeline: Pipeline) -> None:
 
         return await guarded(web, work)
 
-    @app.page("/api/campaigns/{campaign_id}/bid")  # type: ignore[untyped-decorator]
+    @api_page("/api/campaigns/{campaign_id}/bid")
     async def bid_view(web: View, request: Request, campaign_id: str) -> Response:
         rec = bid_of(campaign_id)
         if rec is None:
@@ -201,7 +240,7 @@ def register_web(pipeline: Pipeline) -> None:
             )
         return web.json(rec)
 
-    @app.page("/api/alerts")  # type: ignore[untyped-decorator]
+    @api_page("/api/alerts")
     async def alerts_view(web: View, request: Request) -> Response:
         async def work() -> Response:
             return web.json({"alerts": await reader.run(queries.open_alerts)})
@@ -210,12 +249,17 @@ def register_web(pipeline: Pipeline) -> None:
 
     document = openapi_document()
 
+    # public on purpose: the description of the API is no secret (it ships with the code)
     @app.page("/api/openapi.json")  # type: ignore[untyped-decorator]
     async def openapi_view(web: View, request: Request) -> Response:
         return web.json(document)
 
     @app.page("/")  # type: ignore[untyped-decorator]
     async def board_view(web: View, request: Request) -> Response:
+        try:
+            require_pages(settings.web_pages_access, access, request)
+        except Denied as refusal:
+            return denied(web, refusal)
         return web.html(board_html())
 
     limit = settings.ingest_max_body_bytes
@@ -234,9 +278,19 @@ def register_web(pipeline: Pipeline) -> None:
     class IngestView(View):
         async def post(self, request: Request, endpoint: str) -> Response:
             try:
-                check_token(token, request.headers.get("Authorization"))
+                principal = check_token(access, request.headers.get("Authorization"))
+                wait = limits.admit(principal, client_address(request))
+                if wait is not None:
+                    return self.json(
+                        {"error": f"rate limit exceeded: retry in {math.ceil(wait)} s"},
+                        status=429,
+                        headers={"Retry-After": str(math.ceil(wait))},
+                    )
                 body = await read_body(request)
-                events = parse_events(body, endpoint, pipeline.limits)
+                events = parse_events(
+                    body, endpoint, pipeline.limits, max_events=settings.ingest_max_events,
+                    contacts=contact_hashing,
+                )  # fmt: skip
                 batch = to_produce(events, endpoint, recent)
                 await produce_acked(
                     app.producer,
@@ -281,3 +335,6 @@ def register_web(pipeline: Pipeline) -> None:
                 time.time(),
                 None,
             )
+
+    register_crm(pipeline)  # POST /ingest/crm/<provider> (processors/web/crm.py)
+    register_site(pipeline)  # GET /t.js, POST /collect (processors/web/site.py)

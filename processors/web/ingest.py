@@ -6,6 +6,10 @@ Invariants:
   with 400 and a list of problems (index, field, message), and nothing is produced;
 - events go to the source topic of their endpoint with the key the simulator uses
   (click_id for clicks, lead_id for forms and CRM events), as the JSON they came in;
+- a raw ``email`` or ``phone`` is never produced, stored or logged, nor echoed in a
+  problem: a form's are replaced by their salted ``contact_hashes`` before anything
+  else looks at the form; without a configured salt, or on another event type, they
+  reject the request (400);
 - 202 only after Kafka acknowledged every produced event (acks=all on the worker's
   producer); on a Kafka error the answer is 503 and the client retries;
 - an event id acknowledged recently (a bounded LRU of ``ingest_dedup_size`` ids) is
@@ -16,7 +20,6 @@ Invariants:
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -24,7 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from funnelwatch.connectors.contacts import ContactHashing
 from funnelwatch.schemas.contracts import InvalidEvent, Limits, validate_mapping
+
+from ..source.rawcontacts import RAW_CONTACT_FIELDS
+from .access import Access, Denied, Role
 
 #: endpoint -> (event type it accepts, field that keys its records)
 ENDPOINTS: Mapping[str, tuple[str, str]] = {
@@ -58,19 +65,17 @@ class Rejection(Exception):
         return out
 
 
-def check_token(expected: str | None, authorization: str | None) -> None:
-    """Raise the Rejection a request without the right bearer token gets."""
-    if expected is None:
+def check_token(access: Access, authorization: str | None) -> str:
+    """The principal of a request with an ingest token (see :mod:`.access`), or the
+    Rejection it gets: 503 while no ingest token is configured, 401/403 otherwise."""
+    if not access.configured(Role.INGEST):
         raise Rejection(
             503, "ingest is disabled: set FUNNELWATCH_INGEST_TOKEN on the worker to enable it"
         )
-    if not authorization:
-        raise Rejection(401, "missing bearer token: send 'Authorization: Bearer <token>'")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Rejection(401, "malformed Authorization header: expected 'Bearer <token>'")
-    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        raise Rejection(403, "wrong bearer token")
+    try:
+        return access.require(authorization, Role.INGEST)
+    except Denied as denied:
+        raise Rejection(denied.status, denied.message) from None
 
 
 def _problem(index: int, text: str) -> dict[str, Any]:
@@ -84,10 +89,16 @@ def _problem(index: int, text: str) -> dict[str, Any]:
 
 
 def parse_events(
-    body: bytes, endpoint: str, limits: Limits, now: datetime | None = None
+    body: bytes,
+    endpoint: str,
+    limits: Limits,
+    now: datetime | None = None,
+    max_events: int | None = None,
+    contacts: ContactHashing | None = None,
 ) -> list[dict[str, Any]]:
     """The events of a request body (one JSON object or an array of them), all valid,
-    or a Rejection listing every problem of every event."""
+    or a Rejection listing every problem of every event. A form's raw ``email`` and
+    ``phone`` are replaced by their ``contact_hashes`` (see :func:`_hash_contacts`)."""
     event_type, _ = ENDPOINTS[endpoint]
     try:
         data = json.loads(body)
@@ -96,7 +107,18 @@ def parse_events(
     items: Sequence[Any] = data if isinstance(data, list) else [data]
     if not items:
         raise Rejection(400, "empty batch: send one event object or a non-empty array")
+    if max_events is not None and len(items) > max_events:
+        raise Rejection(
+            413, f"{len(items)} events in one request exceed the limit of {max_events}: "
+            "nothing was accepted; split the batch",
+        )  # fmt: skip
     problems: list[dict[str, Any]] = []
+    items = [
+        _hash_contacts(item, index, event_type, contacts, problems)
+        if isinstance(item, dict)
+        else item
+        for index, item in enumerate(items)
+    ]
     for index, item in enumerate(items):
         if isinstance(item, dict) and item.get("event_type") != event_type:
             problems.append(
@@ -115,6 +137,51 @@ def parse_events(
     if problems:
         raise Rejection(400, f"{len(problems)} problem(s): nothing was accepted", tuple(problems))
     return [dict(item) for item in items]
+
+
+def _hash_contacts(
+    item: dict[str, Any],
+    index: int,
+    event_type: str,
+    contacts: ContactHashing | None,
+    problems: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """``item`` without its raw ``email``/``phone``, their hashes added to its
+    ``contact_hashes``; what is wrong with them goes to ``problems``, never their values.
+
+    A value that is no usable address or number (a visitor's typo) gives no hash, and
+    the form is kept: losing the lead for it would be worse than not linking it.
+    """
+    given = [k for k in RAW_CONTACT_FIELDS if k in item]
+    if not given:
+        return item
+    out = {k: v for k, v in item.items() if k not in RAW_CONTACT_FIELDS}
+    values: dict[str, str] = {}
+    for name in given:
+        value = item[name]
+        if value is None:
+            continue
+        if event_type != "form_submission":
+            problems.append({"index": index, "field": name,
+                             "message": "contact fields are taken on forms only"})  # fmt: skip
+        elif not isinstance(value, str):
+            problems.append({"index": index, "field": name, "message": "must be a string"})
+        else:
+            values[name] = value
+    if not values:
+        return out
+    if contacts is None:
+        problems.append({"index": index, "field": "/".join(values), "message":
+                         "contact hashing is off (FUNNELWATCH_CONTACT_HASH_SALT is not set on "
+                         "the worker): send the form without email and phone"})  # fmt: skip
+        return out
+    hashes = contacts.hashes(values.get("email"), values.get("phone"))
+    carried = out.get("contact_hashes")
+    if carried is None:
+        carried = []
+    if hashes and isinstance(carried, list):  # else validation names the wrong type
+        out["contact_hashes"] = [*carried, *(h for h in hashes if h not in carried)]
+    return out
 
 
 class RecentIds:

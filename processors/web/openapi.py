@@ -3,6 +3,8 @@
 Invariant: the ingest request bodies embed the same JSON Schemas the pipeline
 validates with (generated from the Faust records), so the description cannot drift
 from what the ingest accepts; tests/integration/web checks every path here answers.
+Every operation names the credential it needs (``security``): the read token for
+``/api/*``, the ingest token for ``/ingest/...``; only this description is public.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from funnelwatch.schemas.events import EVENT_TYPES
 
 from .ingest import ENDPOINTS
 from .kpis import SEGMENT_DIMS, WINDOWS
+from .landing import BODY_FIELDS, CLICK_ID_CHANNELS, MAX_VALUE_CHARS, SNIPPET_CLICK_ID_TYPE
 
 _NULLABLE_NUMBER = {"type": ["number", "null"]}
 
@@ -153,7 +156,7 @@ def _ingest(endpoint: str, event_type: str, key: str) -> dict[str, Any]:
                 "are not produced again."
             ),
             "operationId": f"ingest_{endpoint}",
-            "security": [{"bearer": []}],
+            "security": [{"ingestToken": []}],
             "requestBody": {
                 "required": True,
                 "content": {
@@ -175,12 +178,108 @@ def _ingest(endpoint: str, event_type: str, key: str) -> dict[str, Any]:
                     "every event acknowledged by Kafka",
                 ),
                 "400": _json(_ERR, "invalid JSON or events (problems: index, field, message)"),
-                "401": _json(_ERR, "no or malformed bearer token"),
-                "403": _json(_ERR, "wrong bearer token"),
-                "413": _json(_ERR, "body larger than FUNNELWATCH_INGEST_MAX_BODY_BYTES"),
-                "503": _json(_ERR, "ingest disabled (no token configured) or Kafka unavailable"),
+                **_AUTH_ERRORS,
+                "413": _json(
+                    _ERR,
+                    "body larger than FUNNELWATCH_INGEST_MAX_BODY_BYTES, or more events than "
+                    "FUNNELWATCH_INGEST_MAX_EVENTS (nothing produced)",
+                ),
+                "429": {
+                    **_json(_ERR, "rate limit of the token or client address exceeded"),
+                    "headers": {
+                        "Retry-After": {
+                            "description": "seconds to wait",
+                            "schema": {"type": "integer"},
+                        }
+                    },
+                },
+                "503": _json(
+                    _ERR,
+                    "ingest disabled (no token configured), or Kafka did not acknowledge within "
+                    "FUNNELWATCH_INGEST_ACK_TIMEOUT_SECONDS (retry: event ids make it safe)",
+                ),
             },
         }
+    }
+
+
+#: the refusals of a request without the right credential (processors/web/access.py)
+_AUTH_ERRORS = {
+    "401": _json(_ERR, "no bearer token, a malformed header, or an unknown token"),
+    "403": _json(_ERR, "a known credential of another role (e.g. an ingest token on /api)"),
+}
+
+#: /metrics and the board: open on loopback by default (FUNNELWATCH_WEB_PAGES_ACCESS)
+_PAGES_SECURITY: list[dict[str, list[str]]] = [{}, {"readToken": []}]
+
+
+def _snippet_paths() -> dict[str, Any]:
+    """``GET /t.js`` and ``POST /collect``: the landing-page snippet and its endpoint."""
+    landing = {
+        "type": "object",
+        "description": "What the snippet reports of a landing; no other field is taken.",
+        "properties": {
+            **{name: {"type": "string", "maxLength": MAX_VALUE_CHARS} for name in BODY_FIELDS},
+            "click_id_type": {
+                "type": "string",
+                "enum": [*CLICK_ID_CHANNELS, SNIPPET_CLICK_ID_TYPE],
+                "description": "the URL parameter the click id came from (fw: the "
+                "snippet's own id of a landing with utm tags only)",
+            },
+        },
+        "required": ["site_key", "click_id", "click_id_type"],
+        "additionalProperties": False,
+    }
+    body = {"schema": landing}
+    return {
+        "/t.js": {
+            "get": {
+                "summary": "The landing-page snippet (public; embed with data-site-key)",
+                "operationId": "snippet",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "JavaScript",
+                        "content": {"text/javascript": {"schema": {}}},
+                    }
+                },
+            }
+        },
+        "/collect": {
+            "post": {
+                "summary": "Report a landing from a browser as a cost-free ad_click (CORS)",
+                "description": (
+                    "For the snippet. The body names a publishable site key (no bearer "
+                    "token) and the request's Origin must be one of the key's origins "
+                    "(FUNNELWATCH_SITE_KEYS); a preflight (OPTIONS) is answered for those "
+                    "origins only. The ad_click gets the worker's receive time, cost 0 and "
+                    "an event id derived from the click id (a reload is the same event)."
+                ),
+                "operationId": "collect_landing",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {"text/plain": body, "application/json": body},
+                },
+                "responses": {
+                    "202": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "click_id": {"type": "string"},
+                                "produced": {"type": "integer"},
+                            },
+                        },
+                        "the landing's ad_click acknowledged by Kafka (produced 0: seen lately)",
+                    ),
+                    "400": _json(_ERR, "invalid JSON, a field the snippet does not send"),
+                    "403": _json(_ERR, "unknown site key, or an Origin the key does not allow"),
+                    "413": _json(_ERR, "body over 4096 bytes"),
+                    "429": _json(_ERR, "rate limit of the site key or client address exceeded"),
+                    "503": _json(_ERR, "no site keys configured, or Kafka unavailable"),
+                },
+            }
+        },
     }
 
 
@@ -191,10 +290,12 @@ def _get(
         "get": {
             "summary": summary,
             "operationId": op,
+            "security": [{"readToken": []}],
             "parameters": params,
             "responses": {
                 "200": _json(response, "OK"),
                 **{code: _json(_ERR, text) for code, text in errors.items()},
+                **_AUTH_ERRORS,
             },
         }
     }
@@ -314,15 +415,20 @@ def openapi_document() -> dict[str, Any]:
         ),
         "/api/openapi.json": {
             "get": {
-                "summary": "This description",
+                "summary": "This description (public: it ships with the code)",
                 "operationId": "openapi",
+                "security": [],
                 "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")},
             }
         },
         "/": {
             "get": {
-                "summary": "The live board (HTML, polls this API)",
+                "summary": "The live board (HTML, polls this API with the read token it "
+                "takes from #token=... in the URL)",
+                "description": "Open to loopback clients, else the read token "
+                "(FUNNELWATCH_WEB_PAGES_ACCESS: loopback, token or open).",
                 "operationId": "board",
+                "security": _PAGES_SECURITY,
                 "responses": {
                     "200": {"description": "HTML", "content": {"text/html": {"schema": {}}}}
                 },
@@ -331,7 +437,10 @@ def openapi_document() -> dict[str, Any]:
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics",
+                "description": "Open to loopback clients, else the read token "
+                "(FUNNELWATCH_WEB_PAGES_ACCESS: loopback, token or open).",
                 "operationId": "metrics",
+                "security": _PAGES_SECURITY,
                 "responses": {
                     "200": {"description": "metrics", "content": {"text/plain": {"schema": {}}}}
                 },
@@ -340,6 +449,7 @@ def openapi_document() -> dict[str, Any]:
     }
     for endpoint, (event_type, key) in ENDPOINTS.items():
         paths[f"/ingest/{endpoint}"] = _ingest(endpoint, event_type, key)
+    paths.update(_snippet_paths())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -354,6 +464,19 @@ def openapi_document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": {"Error": _ERROR, **{t: _event_schema(t) for t in EVENT_TYPES}},
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "readToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A read token (FUNNELWATCH_READ_TOKEN): reads /api/*, "
+                    "/metrics and the board.",
+                },
+                "ingestToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An ingest token (FUNNELWATCH_INGEST_TOKEN): posts "
+                    "/ingest/{clicks,forms,crm} from servers.",
+                },
+            },
         },
     }

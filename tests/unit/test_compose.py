@@ -107,7 +107,11 @@ def test_worker_clickhouse_url_matches_the_grafana_datasource_and_clickhouse_ser
     # the password reaches Grafana from the environment, the same variable as ClickHouse's
     assert ds["secureJsonData"]["password"] == "$CLICKHOUSE_PASSWORD"
     assert "CLICKHOUSE_PASSWORD" in s["grafana"]["environment"]
-    assert url.password == "${CLICKHOUSE_PASSWORD}"
+    # the worker's password is a secret setting of its own, not part of the URL
+    assert url.password is None
+    assert s["worker"]["environment"]["FUNNELWATCH_CLICKHOUSE_PASSWORD"].startswith(
+        "${CLICKHOUSE_PASSWORD"
+    )
 
 
 def test_prometheus_datasource_scrape_target_and_alertmanager_agree_with_the_services() -> None:
@@ -149,3 +153,22 @@ def test_simulator_incident_names_a_campaign_of_the_catalogue() -> None:
     command = services()["simulator"]["command"]
     spec = command[command.index("--incident") + 1]
     assert parse_incident(spec).target in {c.campaign_id for c in default_campaigns()}
+
+
+def test_every_published_port_listens_on_loopback_unless_told_otherwise() -> None:
+    published = 0
+    for name, service in services().items():
+        for port in service.get("ports", []):
+            parts = str(port).rsplit(":", 2)
+            # host address, host port, container port: never the bare "host:container" form
+            assert len(parts) == 3, f"{name}: {port} publishes on every interface"
+            assert parts[0] == "${FUNNELWATCH_PUBLISH_ADDR:-127.0.0.1}", f"{name}: {port}"
+            published += 1
+    assert published >= 6
+
+
+def test_worker_secrets_come_from_the_environment_and_api_is_not_open() -> None:
+    env = services()["worker"]["environment"]
+    for var in ("FUNNELWATCH_CLICKHOUSE_PASSWORD", "FUNNELWATCH_READ_TOKEN"):
+        assert str(env[var]).startswith("${"), var  # a reference, never a value in the file
+    assert "FUNNELWATCH_WEB_PAGES_ACCESS" in env

@@ -186,6 +186,8 @@ def test_openapi_describes_every_route(stack: Stack) -> None:
         "/ingest/clicks",
         "/ingest/forms",
         "/ingest/crm",
+        "/t.js",
+        "/collect",
     }
     for path in ("/", "/metrics", "/api/openapi.json", "/api/campaigns", "/api/alerts"):
         assert stack.get(path)[0] == 200, path

@@ -54,7 +54,8 @@ def test_board_shows_the_campaigns_and_marks_the_one_with_an_outage(
     stack.insert_alert("board-outage", broken, "stall", "firing")
     try:
         started = time.monotonic()
-        browser.get(stack.base + "/")
+        # the read token in the fragment: the page keeps it and sends it to the API
+        browser.get(f"{stack.base}/#token={stack.read_token}")
         WebDriverWait(browser, 30).until(
             lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true"
         )
@@ -83,5 +84,34 @@ def test_board_shows_the_campaigns_and_marks_the_one_with_an_outage(
         ]
         assert errors == []
         assert browser.find_element(By.ID, "error").text == ""
+        # the token left the address bar (and the history) once it was read
+        assert "token" not in browser.current_url
     finally:
         stack.insert_alert("board-outage", broken, "stall", "resolved")
+
+
+def test_board_without_a_token_asks_for_one_and_loads_once_given(
+    stack: Stack, browser: webdriver.Chrome
+) -> None:
+    browser.get(stack.base + "/")
+    browser.execute_script("sessionStorage.clear()")
+    browser.refresh()
+    login = browser.find_element(By.ID, "login")
+    WebDriverWait(browser, 15).until(lambda b: login.is_displayed())
+    assert "needs a read token" in login.text
+    assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") is None
+    # an ingest token is refused as such, and the prompt says so
+    field = browser.find_element(By.ID, "token")
+    field.send_keys(stack.token)
+    login.find_element(By.TAG_NAME, "button").click()
+    WebDriverWait(browser, 15).until(lambda b: "not a read token" in login.text)
+    browser.find_element(By.ID, "token").send_keys(stack.read_token)
+    login.find_element(By.TAG_NAME, "button").click()
+    WebDriverWait(browser, 30).until(
+        lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "true"
+    )
+    assert not login.is_displayed()
+    assert set(CAMPAIGNS) <= {
+        c.get_attribute("data-campaign")
+        for c in browser.find_elements(By.CSS_SELECTOR, "section.card")
+    }

@@ -65,7 +65,7 @@ def _valid_batch_body() -> bytes:
     "case,status,message",
     [
         ("no token", 401, "missing bearer token"),
-        ("wrong token", 403, "wrong bearer token"),
+        ("wrong token", 401, "unknown bearer token"),
         ("basic auth", 401, "malformed Authorization header"),
         ("oversized body", 413, "exceeds the limit of 20000 bytes"),
         ("invalid JSON", 400, "invalid JSON: Expecting"),

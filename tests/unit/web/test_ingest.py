@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from funnelwatch.processors.web.access import Access
 from funnelwatch.processors.web.ingest import (
     RecentIds,
     Rejection,
@@ -36,7 +37,7 @@ def crm(**kw: Any) -> dict[str, Any]:
 
 def test_ingest_without_a_configured_token_is_disabled_with_503() -> None:
     with pytest.raises(Rejection) as err:
-        check_token(None, "Bearer anything")
+        check_token(Access(read=["r" * 20]), "Bearer anything")
     assert err.value.status == 503
     assert "FUNNELWATCH_INGEST_TOKEN" in err.value.message
 
@@ -48,19 +49,25 @@ def test_ingest_without_a_configured_token_is_disabled_with_503() -> None:
         ("", 401),
         ("Bearer", 401),
         ("Token s3cret", 401),
-        ("Bearer s3cre", 403),
-        ("Bearer s3cretx", 403),
+        ("Bearer s3cre", 401),
+        ("Bearer s3cretx", 401),
+        ("Bearer reader", 403),
+        ("Bearer pk_site", 403),
     ],
 )
-def test_missing_or_wrong_token_is_refused(header: str | None, status: int) -> None:
+def test_missing_unknown_or_other_roles_token_is_refused(header: str | None, status: int) -> None:
+    access = Access(read=["reader"], ingest=["s3cret"], site=["pk_site"])
     with pytest.raises(Rejection) as err:
-        check_token("s3cret", header)
+        check_token(access, header)
     assert err.value.status == status
+    assert "s3cret" not in err.value.message
 
 
-def test_right_token_passes() -> None:
-    check_token("s3cret", "Bearer s3cret")
-    check_token("s3cret", "bearer s3cret")
+def test_right_token_passes_and_names_its_principal() -> None:
+    access = Access(ingest=["old-token", "s3cret"])
+    assert check_token(access, "Bearer s3cret") == "ingest#2"
+    assert check_token(access, "bearer s3cret") == "ingest#2"
+    assert check_token(access, "Bearer old-token") == "ingest#1"
 
 
 def test_problems_name_index_field_and_message() -> None:

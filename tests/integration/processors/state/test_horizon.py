@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from funnelwatch.clickhouse import ClickHouse
+from funnelwatch.connectors.contacts import ContactRow, lead_for_contacts, record_contacts
 from funnelwatch.processors.state.horizon import drop_expired
 from funnelwatch.processors.state.waiting import Waiting, record_waiting
 
@@ -40,3 +41,16 @@ def test_months_wholly_past_the_horizon_are_dropped_and_younger_ones_kept(
     assert _months(client, "waiting_forms") == [202611, 202612]
     # a second sweep finds nothing more
     assert drop_expired(client, click_horizon_days=30, lead_horizon_days=180, now=NOW) == {}
+
+
+def test_contact_hashes_are_dropped_with_the_lead_horizon(client: ClickHouse) -> None:
+    # a 30-day lead horizon from 3 December: October's links go, November's stay
+    record_contacts(client, [
+        ContactRow("e:" + "1" * 64, "L1", 0, "f1", _epoch(2026, 10, 31), 0),
+        ContactRow("e:" + "2" * 64, "L2", 0, "f2", _epoch(2026, 11, 1), 0),
+    ])  # fmt: skip
+    dropped = drop_expired(client, click_horizon_days=180, lead_horizon_days=30, now=NOW)
+    assert dropped == {"lead_contacts": [202610]}
+    assert _months(client, "lead_contacts") == [202611]
+    assert lead_for_contacts(client, ["e:" + "1" * 64]) is None
+    assert lead_for_contacts(client, ["e:" + "2" * 64]) == "L2"
