@@ -29,7 +29,15 @@ from . import queries
 from .access import Denied, Role, client_address, require_pages
 from .board import board_html
 from .crm import register_crm
-from .ingest import ENDPOINTS, RecentIds, Rejection, check_token, parse_events, to_produce
+from .ingest import (
+    ENDPOINTS,
+    RecentIds,
+    Rejection,
+    check_token,
+    parse_events,
+    read_bounded,
+    to_produce,
+)
 from .kpis import SEGMENT_DIMS, WINDOWS, segment_document
 from .openapi import openapi_document
 from .produce import produce_acked
@@ -264,17 +272,6 @@ def register_web(pipeline: Pipeline) -> None:
 
     limit = settings.ingest_max_body_bytes
 
-    async def read_body(request: Any) -> bytes:
-        length = request.headers.get("Content-Length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            raise Rejection(413, f"body of {length} bytes exceeds the limit of {limit} bytes")
-        body = bytearray()
-        async for chunk in request.content.iter_chunked(65536):
-            body += chunk
-            if len(body) > limit:
-                raise Rejection(413, f"body exceeds the limit of {limit} bytes")
-        return bytes(body)
-
     class IngestView(View):
         async def post(self, request: Request, endpoint: str) -> Response:
             try:
@@ -286,7 +283,7 @@ def register_web(pipeline: Pipeline) -> None:
                         status=429,
                         headers={"Retry-After": str(math.ceil(wait))},
                     )
-                body = await read_body(request)
+                body = await read_bounded(request, limit)
                 events = parse_events(
                     body, endpoint, pipeline.limits, max_events=settings.ingest_max_events,
                     contacts=contact_hashing,

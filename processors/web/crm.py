@@ -46,7 +46,7 @@ from funnelwatch.processors import metrics
 from funnelwatch.schemas.contracts import InvalidEvent, validate_mapping
 
 from .access import client_address
-from .ingest import Rejection
+from .ingest import Rejection, read_bounded
 from .produce import produce_acked
 from .ratelimit import HttpLimits
 
@@ -148,17 +148,6 @@ def register_crm(pipeline: Pipeline) -> None:
     hashing = ContactHashing.from_settings(settings)
     limit = settings.ingest_max_body_bytes
 
-    async def read_body(request: Any) -> bytes:
-        length = request.headers.get("Content-Length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            raise Rejection(413, f"body of {length} bytes exceeds the limit of {limit} bytes")
-        body = bytearray()
-        async for chunk in request.content.iter_chunked(65536):
-            body += chunk
-            if len(body) > limit:
-                raise Rejection(413, f"body exceeds the limit of {limit} bytes")
-        return bytes(body)
-
     def delivery_of(request: Any, body: bytes) -> Delivery:
         base = settings.crm_public_url.rstrip("/") or f"{request.scheme}://{request.host}"
         return Delivery(
@@ -239,7 +228,7 @@ def register_crm(pipeline: Pipeline) -> None:
                     self, provider, "disabled", 503, f"{provider} is off: set {endpoint.missing}"
                 )
             try:
-                delivery = delivery_of(request, await read_body(request))
+                delivery = delivery_of(request, await read_bounded(request, limit))
                 endpoint.verify(delivery)
             except Rejection as rejection:
                 return refuse(self, provider, "malformed", rejection.status, rejection.message)

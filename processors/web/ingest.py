@@ -224,3 +224,17 @@ def to_produce(
         value = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
         out.append((event_id, str(event[key_field]).encode(), value))
     return out
+
+
+async def read_bounded(request: Any, limit: int) -> bytes:
+    """The request's body, or a 413 Rejection once it exceeds ``limit`` bytes (before
+    reading it, when Content-Length says so already)."""
+    length = request.headers.get("Content-Length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise Rejection(413, f"body of {length} bytes exceeds the limit of {limit} bytes")
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(min(limit + 1, 65536)):
+        body += chunk
+        if len(body) > limit:
+            raise Rejection(413, f"body exceeds the limit of {limit} bytes")
+    return bytes(body)

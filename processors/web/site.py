@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from faust.web import Request, Response, View
 
 from .access import client_address
-from .ingest import RecentIds, Rejection, to_produce
+from .ingest import RecentIds, Rejection, read_bounded, to_produce
 from .landing import MAX_BODY_BYTES, checked_event, decode_body, parse_landing, site_key_of
 from .origins import OriginPolicy, cors_headers, preflight_headers
 from .produce import produce_acked
@@ -35,18 +35,6 @@ if TYPE_CHECKING:
 #: browsers and CDNs may keep the snippet this long: a changed cookie lifetime or a new
 #: snippet reaches every page within it
 SNIPPET_MAX_AGE_SECONDS = 3600
-
-
-async def _read_bounded(request: Any, limit: int) -> bytes:
-    length = request.headers.get("Content-Length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise Rejection(413, f"body exceeds the limit of {limit} bytes")
-    body = bytearray()
-    async for chunk in request.content.iter_chunked(limit + 1):
-        body += chunk
-        if len(body) > limit:
-            raise Rejection(413, f"body exceeds the limit of {limit} bytes")
-    return bytes(body)
 
 
 def register_site(pipeline: Pipeline) -> None:
@@ -89,7 +77,7 @@ def register_site(pipeline: Pipeline) -> None:
             try:
                 if not policy.enabled:
                     raise Rejection(503, "/collect is off: set FUNNELWATCH_SITE_KEYS on the worker")
-                data = decode_body(await _read_bounded(request, MAX_BODY_BYTES))
+                data = decode_body(await read_bounded(request, MAX_BODY_BYTES))
                 origin = policy.check(site_key_of(data), request.headers.get("Origin"))
                 cors = cors_headers(origin)
                 landing = parse_landing(data)

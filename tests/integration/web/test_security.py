@@ -30,7 +30,7 @@ from funnelwatch.localstack.ports import free_port
 from funnelwatch.streams.catalogue import catalogue
 from tests.support.pipeline import FUNNELWATCH, PipelineEnv, stop
 
-from .conftest import CAMPAIGNS, SITE_KEY, Stack
+from .conftest import CAMPAIGNS, SITE_KEY, SITE_ORIGIN, Stack
 
 pytestmark = pytest.mark.integration
 
@@ -215,6 +215,28 @@ def test_a_read_token_or_site_key_on_ingest_is_403_and_produces_nothing(
     for token in (None, "y" * 32):
         got = call(stack.env.web_port, "POST", f"/ingest/{endpoint}", body, token)
         assert got.status == 401, got.text
+    time.sleep(0.5)  # a produce would be acknowledged long before this
+    assert end_offsets(stack.env) == before
+
+
+def test_a_site_key_from_a_foreign_origin_is_403_without_cors_and_produces_nothing(
+    stack: Stack,
+) -> None:
+    before = end_offsets(stack.env)
+    landing = json.dumps(
+        {"site_key": SITE_KEY, "click_id": f"gclid-{uuid.uuid4().hex}", "utm_campaign": CAMPAIGN}
+    ).encode()
+    for origin in ("https://evil.example", f"{SITE_ORIGIN}.evil.example", "null"):
+        got = call(stack.env.web_port, "POST", "/collect", landing, headers={"Origin": origin})
+        assert got.status == 403, (origin, got.text)
+        assert "Access-Control-Allow-Origin" not in got.headers, origin
+        preflight = call(
+            stack.env.web_port,
+            "OPTIONS",
+            "/collect",
+            headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+        )
+        assert preflight.status == 403, origin
     time.sleep(0.5)  # a produce would be acknowledged long before this
     assert end_offsets(stack.env) == before
 
