@@ -2,17 +2,22 @@
 
 ``funnelwatch worker`` (and every other Faust command) comes from Faust; this module
 adds ``db migrate``, ``topics create``, ``settings``, ``simulate``, ``demo``,
-``crm unmapped`` and ``contact-hash``.
+``crm unmapped``, ``contact-hash`` and ``spend import``.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
 from pydantic import SecretStr
 
+from funnelwatch.connectors.spend import FORMAT_NAMES
+from funnelwatch.connectors.spend.model import currency_code, report_time_of, zone_of
 from funnelwatch.settings import Settings, current_settings
 
 
@@ -203,6 +208,99 @@ def crm_unmapped(provider: str | None, records: bool) -> None:
         )
 
 
+@click.group(name="spend")
+def spend_group() -> None:
+    """Ad-platform spend reports -> the ad-spend topic."""
+
+
+def _parsed(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback parsing an option's text with ``parse`` (ValueError: bad option)."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return callback
+
+
+@spend_group.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(FORMAT_NAMES),
+    help="The platform whose export FILE is.",
+)
+@click.option(
+    "--timezone",
+    "zone",
+    default="UTC",
+    show_default=True,
+    callback=_parsed(zone_of),
+    help="IANA time zone of the account, whose days and hours the report uses.",
+)
+@click.option("--account", default=None, help="Account id for a file without an account column.")
+@click.option(
+    "--currency",
+    default=None,
+    callback=_parsed(currency_code),
+    help="ISO 4217 currency for a file that names none (must match one it names).",
+)
+@click.option(
+    "--reported-at",
+    "reported_at",
+    default=None,
+    callback=_parsed(report_time_of),
+    help="When the platform made the report (ISO 8601 with a zone); "
+    "default: the file's modification time.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Parse and validate, print the records (JSON lines), produce nothing.",
+)
+def spend_import(
+    file: Path,
+    fmt: str,
+    zone: Any,
+    account: str | None,
+    currency: str | None,
+    reported_at: datetime | None,
+    dry_run: bool,
+) -> None:
+    """Import FILE, a spend report as the ad platform exports it, to the ad-spend topic.
+
+    The whole file is parsed and validated first: one bad row and nothing is produced."""
+    import json
+
+    from funnelwatch.connectors.spend.importer import load_report
+    from funnelwatch.connectors.spend.model import ImportOptions, SpendFileError
+    from funnelwatch.connectors.spend.produce import ProduceError, produce
+    from funnelwatch.processors.app import limits_of
+    from funnelwatch.streams.catalogue import catalogue
+
+    s = current_settings()
+    topic = catalogue(s).spend.name
+    options = ImportOptions(timezone=zone, account=account or None, currency=currency)
+    try:
+        report = load_report(file, fmt, options, reported_at=reported_at, limits=limits_of(s))
+        if dry_run:
+            for key, value in report.records():
+                click.echo(json.dumps({"topic": topic, "key": key.decode(),
+                                       "value": json.loads(value)}))  # fmt: skip
+        else:
+            produce(report.records(), topic, s)
+    except (SpendFileError, ProduceError) as exc:
+        _echo(f"funnelwatch spend import: error: {exc}")
+        sys.exit(1)
+    _echo(report.summary(topic, produced=not dry_run))
+
+
 @click.command(name="contact-hash")
 @click.option("--phone", "kind", flag_value="phone", help="The lines are phone numbers.")
 @click.option("--email", "kind", flag_value="email", default=True, help="The lines are e-mails.")
@@ -223,7 +321,7 @@ def contact_hash_command(kind: str) -> None:
 
 CUSTOM_COMMANDS = (
     db_group, topics_group, settings_command, simulate_command, demo_command, grafana_group,
-    crm_group, contact_hash_command,
+    crm_group, contact_hash_command, spend_group,
 )  # fmt: skip
 
 

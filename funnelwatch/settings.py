@@ -375,6 +375,13 @@ class Settings(BaseSettings):
         "leads by e-mail or phone; changing it unlinks every stored contact. Unset: forms "
         "carrying email/phone are refused (400) and linking by contact is off.",
     )
+    currency: str = Field(
+        "USD",
+        pattern="^[A-Z]{3}$",
+        description="Currency (ISO 4217) of the clicks' own cost_micros and of deal values; "
+        "a campaign whose spend reports name another currency shows its spend in that one, "
+        "and no figure mixes the two (ROMI is left out).",
+    )
     phone_default_region: str | None = Field(
         None,
         pattern="^[A-Za-z]{2}$",

@@ -96,6 +96,7 @@ def hot_path_config(settings: Settings, cat: Catalogue, funnel: Funnel) -> HotPa
             clicks=cat.clicks.name,
             forms=cat.forms.name,
             crm=cat.crm.name,
+            spend=cat.spend.name,
             by_lead=cat.by_lead.name,
             dead_letter=cat.dead_letter.name,
             rollup=cat.rollup.name,

@@ -20,7 +20,7 @@ from typing import Any
 import fastjsonschema
 from jsonschema import Draft202012Validator
 
-from .events import CRM_STATUSES, EVENT_TYPES, SCHEMA_VERSION, Event
+from .events import CRM_STATUSES, EVENT_TYPES, SCHEMA_VERSION, SPEND_PERIODS, Event
 
 JSONSCHEMA_DIR = Path(__file__).with_name("jsonschema")
 
@@ -36,18 +36,29 @@ CONTACT_HASH: dict[str, Any] = {
     "minLength": 66,
     "maxLength": 66,
 }
+_TIME = {"type": "string", "format": "date-time", "minLength": 10, "maxLength": 40}
+#: most one spend report may hold (see the spend_micros constraint)
+MAX_SPEND_MICROS = 10**15
 # Field constraints beyond the Python type; the records stay plain Faust records.
 _CONSTRAINTS: dict[str, dict[str, Any]] = {
     "event_id": _ID,
     "click_id": _ID,
     "lead_id": _ID,
     "campaign_id": _ID,
-    "event_time": {"type": "string", "format": "date-time", "minLength": 10, "maxLength": 40},
+    "event_time": _TIME,
     "schema_version": {"type": "integer", "const": SCHEMA_VERSION},
     "cost_micros": {"type": "integer", "minimum": 0},
     "deal_value_micros": {"type": "integer", "minimum": 0},
     "status": {"type": "string", "enum": list(CRM_STATUSES)},
     "contact_hashes": {"type": "array", "items": CONTACT_HASH, "maxItems": MAX_CONTACT_HASHES},
+    "period_start": _TIME,
+    "period_seconds": {"type": "integer", "enum": list(SPEND_PERIODS)},
+    # a billion currency units an hour is absurd; the bound also keeps the spend
+    # queries' spend x minutes products inside Int64 (see processors/spend)
+    "spend_micros": {"type": "integer", "minimum": 0, "maximum": MAX_SPEND_MICROS},
+    "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "minLength": 3, "maxLength": 3},
+    "clicks": {"type": "integer", "minimum": 0},
+    "impressions": {"type": "integer", "minimum": 0},
 }
 _TYPES: dict[Any, dict[str, Any]] = {
     str: {"type": "string", "maxLength": 500},
@@ -125,6 +136,13 @@ def _compiled(record: type[Event]) -> Callable[[Any], Any]:
 _QUICK_CHECKS = {t: _compiled(r) for t, r in EVENT_TYPES.items()}
 _INT_FIELDS = {
     t: tuple(name for name, annotation in r._options.fields.items() if _is_int_field(annotation))
+    for t, r in EVENT_TYPES.items()
+}
+
+
+#: the date-time fields besides event_time (parsed like it, checked in validate_mapping)
+_TIME_FIELDS = {
+    t: tuple(n for n, a in r._options.fields.items() if a is datetime and n != "event_time")
     for t, r in EVENT_TYPES.items()
 }
 
@@ -220,6 +238,16 @@ def validate_mapping(data: Any, limits: Limits = Limits(), now: datetime | None 
             problems.append(
                 f"ancient_event_time: {event_time.isoformat()} is before {oldest.isoformat()}"
             )
+    times = {"event_time": event_time}
+    for name in _TIME_FIELDS[event_type]:
+        if isinstance(data.get(name), str):
+            try:
+                times[name] = parse_event_time(data[name])
+            except (ValueError, OverflowError) as exc:
+                problems.append(f"schema: {name}: {exc}")
+    period_start = times.get("period_start")
+    if period_start is not None:
+        problems.extend(period_problems(period_start, event_time, limits))
     for name in _INT_FIELDS[event_type]:
         value = data.get(name)
         # JSON Schema counts 1.0 as an integer and has no 64-bit bound; ClickHouse's
@@ -234,8 +262,28 @@ def validate_mapping(data: Any, limits: Limits = Limits(), now: datetime | None 
     if problems:
         raise InvalidEvent(problems, event_type)
     fields = {k: data[k] for k in record._options.fields if k in data}
-    fields["event_time"] = event_time
+    fields.update(times)
     return record(**fields)
+
+
+def period_problems(
+    period_start: datetime, event_time: datetime | None, limits: Limits
+) -> list[str]:
+    """What is wrong with a spend report's ``period_start`` (empty: nothing)."""
+    problems = []
+    if period_start.second or period_start.microsecond:
+        problems.append(f"schema: period_start: {period_start.isoformat()} is not a whole minute")
+    if period_start < limits.min_event_time:
+        problems.append(
+            f"ancient_event_time: period_start {period_start.isoformat()} is before "
+            f"{limits.min_event_time.isoformat()}"
+        )
+    if event_time is not None and period_start > event_time:
+        problems.append(
+            f"schema: period_start: {period_start.isoformat()} is after the report's "
+            f"event_time {event_time.isoformat()}"
+        )
+    return problems
 
 
 def validate_raw(

@@ -16,7 +16,9 @@ What keeps the fast path from accepting anything validate_raw refuses:
   without an exact msgspec equivalent fails at import;
 - ints are bounded to what validate_mapping lets through (``|value| < 2**63``) and JSON
   floats never decode into them;
-- ``event_time`` is parsed by :func:`~.contracts.parse_event_time` itself: msgspec's own
+- the date-time fields (``event_time``, a spend report's ``period_start``) are parsed by
+  :func:`~.contracts.parse_event_time` itself, and ``period_start`` is checked by
+  :func:`~.contracts.period_problems`, as validate_mapping does: msgspec's own
   datetime parser would take a lowercase ``z``, has no length limit and rounds 7+ digit
   fractions where ``fromisoformat`` truncates;
 - the time and cost limits are compared with the very datetimes validate_mapping derives
@@ -40,7 +42,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, cast
 import msgspec
 from msgspec.structs import force_setattr
 
-from .contracts import Limits, json_schema, parse_event_time, validate_raw
+from .contracts import Limits, json_schema, parse_event_time, period_problems, validate_raw
 from .events import EVENT_TYPES, Event
 
 _INT_MAX = 2**63 - 1  # validate_mapping refuses abs(value) >= 2**63
@@ -76,10 +78,14 @@ class EventStruct(msgspec.Struct, frozen=True, gc=False):
         # the fields are generated at import; statically, any attribute may exist
         def __getattr__(self, name: str) -> Any: ...
 
+    #: the date-time fields (``event_time`` first): decoded as strings, parsed here
+    _times: ClassVar[tuple[str, ...]]
+
     def __post_init__(self) -> None:
-        event_time = self.event_time
-        if type(event_time) is str:  # decoded: the wire string, of the schema's length
-            force_setattr(self, "event_time", parse_event_time(event_time))
+        for name in self._times:
+            value = getattr(self, name)
+            if type(value) is str:  # decoded: the wire string, of the schema's length
+                force_setattr(self, name, parse_event_time(value))
 
 
 def _unsupported(name: str, schema: Mapping[str, Any]) -> TypeError:
@@ -94,14 +100,14 @@ def _is_json_type(value: Any, kind: Any) -> bool:
     return False
 
 
-def _annotation(name: str, schema: Mapping[str, Any]) -> Any:
+def _annotation(name: str, schema: Mapping[str, Any], times: tuple[str, ...]) -> Any:
     """The msgspec type of one property: it accepts a subset of what ``schema`` (and the
     checks validate_mapping adds) accept, and decodes to the values json.loads gives."""
     if "anyOf" in schema:
         options = schema["anyOf"]
         if set(schema) != {"anyOf"} or len(options) != 2 or options[1] != {"type": "null"}:
             raise _unsupported(name, schema)
-        return _annotation(name, options[0]) | None
+        return _annotation(name, options[0], times) | None
     kind = schema.get("type")
     keywords = set(schema) - {"type"}
     if keywords & {"const", "enum"}:
@@ -110,11 +116,10 @@ def _annotation(name: str, schema: Mapping[str, Any]) -> Any:
             raise _unsupported(name, schema)
         return Literal.__getitem__(tuple(values))
     if kind == "string":
-        # validate_mapping parses event_time, and only event_time (in __post_init__ here)
+        # validate_mapping parses the record's datetime fields, and only those (in
+        # __post_init__ here)
         is_time = schema.get("format") == "date-time"
-        if keywords - {"minLength", "maxLength", "format", "pattern"} or is_time != (
-            name == "event_time"
-        ):
+        if keywords - {"minLength", "maxLength", "format", "pattern"} or is_time != (name in times):
             raise _unsupported(name, schema)
         # msgspec matches a pattern with re.search, as jsonschema and fastjsonschema do
         string = msgspec.Meta(
@@ -127,13 +132,19 @@ def _annotation(name: str, schema: Mapping[str, Any]) -> Any:
         # a list, as json.loads gives: the record's value and the struct's compare equal
         if keywords - {"items", "maxItems"} or "items" not in schema:
             raise _unsupported(name, schema)
-        items = _annotation(name, schema["items"])
+        items = _annotation(name, schema["items"], times)
         return Annotated[list[items], msgspec.Meta(max_length=schema.get("maxItems"))]  # type: ignore[valid-type]
     if kind == "integer":
         minimum = schema.get("minimum", -_INT_MAX)
-        if keywords - {"minimum"} or type(minimum) is not int:
+        maximum = schema.get("maximum", _INT_MAX)
+        if (
+            keywords - {"minimum", "maximum"}
+            or type(minimum) is not int
+            or type(maximum) is not int
+        ):
             raise _unsupported(name, schema)
-        return Annotated[int, msgspec.Meta(ge=max(minimum, -_INT_MAX), le=_INT_MAX)]
+        bounds = msgspec.Meta(ge=max(minimum, -_INT_MAX), le=min(maximum, _INT_MAX))
+        return Annotated[int, bounds]
     # notably "number": msgspec's float turns a JSON 1 into 1.0 where json.loads keeps 1
     raise _unsupported(name, schema)
 
@@ -145,10 +156,11 @@ def _struct(record: type[Event]) -> type[EventStruct]:
         raise _unsupported("event_type", schema)
     required = set(schema["required"])
     defaults = record._options.defaults
+    times = tuple(n for n, a in record._options.fields.items() if a is datetime)
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [
-        (name, _annotation(name, prop))
+        (name, _annotation(name, prop, times))
         if name in required
-        else (name, _annotation(name, prop), defaults[name])
+        else (name, _annotation(name, prop, times), defaults[name])
         for name, prop in properties.items()
     ]
     rename = None
@@ -158,6 +170,7 @@ def _struct(record: type[Event]) -> type[EventStruct]:
     namespace = {
         "event_type": record.event_type,
         "_cost_field": _COST if _COST in properties else _COST_PROBE,
+        "_times": times,
         "__doc__": record.__doc__,
     }
     struct = msgspec.defstruct(
@@ -229,8 +242,13 @@ class EventDecoder:
                     raw.decode()  # json.loads refuses bad UTF-8 that msgspec may skip
                 event: EventStruct = self._decode(raw)
                 cost = getattr(event, event._cost_field)
-                if self._earliest <= event.event_time <= self._latest and (
-                    cost is None or cost <= self._max_cost
+                if (
+                    self._earliest <= event.event_time <= self._latest
+                    and (cost is None or cost <= self._max_cost)
+                    and (
+                        "period_start" not in event._times
+                        or not period_problems(event.period_start, event.event_time, self._limits)
+                    )
                 ):
                     return event
             except Exception:  # refused here: validate_raw decides

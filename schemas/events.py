@@ -5,7 +5,7 @@ Invariants:
   ``event_id`` are the same event (producers and webhooks may resend);
 - ``event_time`` is when it happened (ISO 8601 with a zone; UTC is stored);
 - money is integer micros of the account currency (``cost_micros``,
-  ``deal_value_micros``), so sums are exact;
+  ``deal_value_micros``, ``spend_micros``), so sums are exact;
 - ``schema_version`` is 1; a breaking change adds a new version, never edits this.
 """
 
@@ -77,6 +77,37 @@ class CrmEvent(Event, serializer="json", include_metadata=False):
     deal_value_micros: int | None = None
 
 
+#: the lengths of a reported period: an hour or a day of the account's own clock
+SPEND_PERIODS = (3600, 86400)
+
+
+class AdSpend(Event, serializer="json", include_metadata=False):
+    """What an ad platform reports as spent by a campaign (or one of its ad groups or
+    ads) in one hour or day.
+
+    ``event_time`` is the report's own time: of two reports of the same platform,
+    account, campaign, ad group, ad and period, the one with the later ``event_time``
+    replaces the other (platforms restate spend for days); equal times are ordered by
+    ``event_id``. ``period_start`` is a whole minute (a day starts at midnight of the
+    account's time zone, so not always at a UTC hour). Empty ``ad_group_id``/``ad_id``
+    mean the report covers the whole campaign / ad group.
+    """
+
+    event_type = "ad_spend"
+
+    platform: str
+    account_id: str
+    campaign_id: str
+    period_start: datetime
+    period_seconds: int
+    spend_micros: int
+    currency: str
+    ad_group_id: str = ""
+    ad_id: str = ""
+    clicks: int = 0
+    impressions: int = 0
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.event_type: cls for cls in (AdClick, FormSubmission, CrmEvent)
+    cls.event_type: cls for cls in (AdClick, FormSubmission, CrmEvent, AdSpend)
 }

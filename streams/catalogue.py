@@ -1,8 +1,9 @@
 """The topic catalogue: every Kafka topic funnelwatch reads or writes.
 
-Invariant: the topics the hot path reads (the sources and ``by-lead``) all have
-``settings.partitions`` partitions: the worker owning partition p of one owns it of
-all, which is how the records of one lead meet (see processors/source/placement.py).
+Invariant: the topics the hot path reads (the sources, ``ad-spend`` among them, and
+``by-lead``) all have ``settings.partitions`` partitions: the worker owning partition p
+of one owns it of all, which is how the records of one lead meet (see
+processors/source/placement.py).
 The ``rollup`` topic has one partition: its consumer group elects the one roller.
 """
 
@@ -34,6 +35,7 @@ class Catalogue:
     clicks: TopicSpec
     forms: TopicSpec
     crm: TopicSpec
+    spend: TopicSpec
     dead_letter: TopicSpec
     by_lead: TopicSpec
     rollup: TopicSpec
@@ -42,13 +44,14 @@ class Catalogue:
 
     @property
     def sources(self) -> tuple[TopicSpec, ...]:
-        return (self.clicks, self.forms, self.crm)
+        return (self.clicks, self.forms, self.crm, self.spend)
 
     def all(self) -> tuple[TopicSpec, ...]:
         return (
             self.clicks,
             self.forms,
             self.crm,
+            self.spend,
             self.dead_letter,
             self.by_lead,
             self.rollup,
@@ -68,6 +71,9 @@ def catalogue(settings: Settings) -> Catalogue:
         clicks=spec("ad-clicks", 7, "source: ad_click events, keyed by click_id"),
         forms=spec("form-submissions", 30, "source: form_submission events, keyed by lead_id"),
         crm=spec("crm-events", 30, "source: crm_event events, keyed by lead_id"),
+        spend=spec(
+            "ad-spend", 30, "source: ad_spend reports of the ad platforms, keyed by campaign_id"
+        ),
         dead_letter=spec("dead-letter", 30, "rejected records with reason headers"),
         by_lead=spec(
             "by-lead",

@@ -11,6 +11,7 @@ Where each record goes:
   and origin in headers;
 - a click is counted where it was read (its fact depends on nothing else) and kept
   in the click cache;
+- a spend report is written where it was read (its row depends on nothing else);
 - a form or CRM event belongs to the owner of its lead's partition (see
   :mod:`funnelwatch.processors.source.placement`): read there, it joins its lead's
   state; read anywhere else, it is forwarded to ``by-lead`` unchanged;
@@ -53,6 +54,7 @@ from ..rollup.versions import new_version
 from ..source.deadletter import dead_letter_headers
 from ..source.placement import owner_partition
 from ..source.rawcontacts import without_raw_contacts
+from ..spend.reports import SpendRow, spend_row
 from ..state.clicks import ClickCache, lookup_clicks
 from ..state.leads import LeadStore
 from ..state.waiting import Waiting, record_waiting
@@ -183,6 +185,8 @@ class Pending:
     records: int = 0
     #: the contact hashes of the batch's forms (written again on a replay: idempotent)
     contacts: list[ContactRow] = field(default_factory=list)
+    #: the spend reports of the batch (a replay writes the same rows)
+    spend: list[SpendRow] = field(default_factory=list)
 
     @property
     def minutes(self) -> set[int]:
@@ -305,6 +309,9 @@ class BatchProcessor:
                     first_click = offset
                 last_click = offset
                 clicks += 1
+                continue
+            if event_type == "ad_spend":
+                pending.spend.append(spend_row(ev, (topic, partition, offset)))
                 continue
             stripped = without_raw_contacts(raw)
             if stripped is not None:

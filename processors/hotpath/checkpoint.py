@@ -1,9 +1,9 @@
 """The checkpoint: one batch made durable, in the one order that keeps it exact.
 
-1. ClickHouse: the contact hashes of the batch's forms (``lead_contacts``), then the
-   batch's facts (the click and lead indexes follow by materialized views); then, for
-   the clicks just written, the forms that were waiting for them, whose owners are
-   told through ``by-lead``;
+1. ClickHouse: the contact hashes of the batch's forms (``lead_contacts``), the spend
+   reports (``ad_spend``), then the batch's facts (the click and lead indexes follow by
+   materialized views); then, for the clicks just written, the forms that were waiting
+   for them, whose owners are told through ``by-lead``;
 2. the lead store: the states the batch changed;
 3. the producer: every record the batch produced (forwards, dead letters, click news)
    and the rollup notice naming the minutes whose KPIs must be recomputed, flushed
@@ -30,6 +30,7 @@ from funnelwatch.connectors.contacts import record_contacts
 
 from .. import metrics
 from ..rollup.versions import new_version
+from ..spend.reports import write_spend
 from ..state.clicks import ClickCache
 from ..state.leads import LeadStore
 from ..state.waiting import waiting_for
@@ -63,6 +64,9 @@ class Checkpoint:
         contacts = pending.contacts
         if contacts:  # a replay writes them again, whether or not its facts changed
             self.clickhouse(lambda c: record_contacts(c, contacts))
+        spend = pending.spend
+        if spend:
+            self.clickhouse(lambda c: write_spend(c, spend))
         if len(pending.facts):
             started = time.monotonic()
             columns = pending.facts.columns()

@@ -14,6 +14,8 @@ class Topics:
     clicks: str
     forms: str
     crm: str
+    #: spend reports: read with the sources, joined with nothing
+    spend: str
     by_lead: str
     dead_letter: str
     rollup: str
@@ -22,7 +24,7 @@ class Topics:
 
     @property
     def consumed(self) -> tuple[str, ...]:
-        return (self.clicks, self.forms, self.crm, self.by_lead)
+        return (self.clicks, self.forms, self.crm, self.spend, self.by_lead)
 
     @property
     def lead_keyed(self) -> tuple[str, ...]:

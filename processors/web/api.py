@@ -38,7 +38,7 @@ from .ingest import (
     read_bounded,
     to_produce,
 )
-from .kpis import SEGMENT_DIMS, WINDOWS, segment_document
+from .kpis import SEGMENT_DIMS, WINDOWS, segment_document, spend_document, with_spend
 from .openapi import openapi_document
 from .produce import produce_acked
 from .ratelimit import HttpLimits
@@ -84,6 +84,7 @@ def register_web(pipeline: Pipeline) -> None:
     advisor = BidAdvisor(settings, pipeline.funnel)
     pipeline.bid_advisor = advisor
     funnel = pipeline.funnel
+    click_stage = funnel.stage_names[0]
     recent = RecentIds(settings.ingest_dedup_size)
     access = pipeline.access
     contact_hashing = ContactHashing.from_settings(settings)  # None: forms' email/phone -> 400
@@ -96,6 +97,7 @@ def register_web(pipeline: Pipeline) -> None:
         "clicks": pipeline.catalogue.clicks.name,
         "forms": pipeline.catalogue.forms.name,
         "crm": pipeline.catalogue.crm.name,
+        "spend": pipeline.catalogue.spend.name,
     }
 
     def bid_of(campaign_id: str) -> dict[str, Any] | None:
@@ -174,14 +176,16 @@ def register_web(pipeline: Pipeline) -> None:
                     return None
                 end = queries.watermark(client)
                 segs = queries.window_counts(client, campaign_id, by, end, minutes)
-                return end, segs, queries.open_alerts(client, campaign_id)
+                spend = queries.window_spend(client, campaign_id, end, minutes, click_stage)
+                return end, segs, spend, queries.open_alerts(client, campaign_id)
 
             found = await reader.run(q)
             if found is None:
                 return web.error(404, f"unknown campaign {campaign_id!r}")
-            end, segs, alerts = found
+            end, segs, spend, alerts = found
             if by == "all" and not segs:
                 segs = [queries.SegmentCounts("all", "all")]
+            segs = [with_spend(s, click_stage, spend, settings.currency) for s in segs]
             return web.json(
                 {
                     "campaign_id": campaign_id,
@@ -190,6 +194,7 @@ def register_web(pipeline: Pipeline) -> None:
                     "window_start": end - minutes * 60,
                     "window_end": end,
                     "by": by,
+                    "spend": spend_document(spend, settings.currency),
                     "segments": [segment_document(funnel, s) for s in segs],
                     "alerts": alerts,
                     "bid": bid_of(campaign_id),

@@ -38,6 +38,7 @@ ENDPOINTS: Mapping[str, tuple[str, str]] = {
     "clicks": ("ad_click", "click_id"),
     "forms": ("form_submission", "lead_id"),
     "crm": ("crm_event", "lead_id"),
+    "spend": ("ad_spend", "campaign_id"),
 }
 
 #: the field a problem category of ``validate_mapping`` is about

@@ -14,6 +14,7 @@ from typing import Any
 from funnelwatch.demo.queries import ratio
 from funnelwatch.schemas.funnel import Funnel
 
+from ..spend.sql import WindowSpend
 from .queries import SegmentCounts
 
 #: the API's windows and their minutes
@@ -23,16 +24,66 @@ SEGMENT_DIMS = ("all", "channel", "ad_group", "device", "geo")
 
 
 def cost_kpis(
-    stages: Sequence[str], events: dict[str, int], spend: int, revenue: int
+    stages: Sequence[str],
+    events: dict[str, int],
+    spend: int | None,
+    revenue: int,
+    same_currency: bool = True,
 ) -> dict[str, float | None]:
-    """CPC, CPL, cost per qualified lead, CAC (micros) and ROMI (fraction)."""
+    """CPC, CPL, cost per qualified lead, CAC (micros) and ROMI (fraction).
+
+    ``spend`` None (reports in several currencies): every KPI is None; ROMI also when
+    revenue and spend are not in the same currency (``same_currency``)."""
+    if spend is None:
+        return dict.fromkeys(COST_KPIS)
     return {
         "cpc_micros": ratio(spend, events.get(stages[0], 0)),
         "cpl_micros": ratio(spend, events.get(stages[1], 0)),
         "cost_per_qualified_micros": ratio(spend, events.get(stages[-2], 0)),
         "cac_micros": ratio(spend, events.get(stages[-1], 0)),
-        "romi": ratio(revenue - spend, spend),
+        "romi": ratio(revenue - spend, spend) if same_currency else None,
     }
+
+
+COST_KPIS = ("cpc_micros", "cpl_micros", "cost_per_qualified_micros", "cac_micros", "romi")
+
+
+def spend_document(spend: WindowSpend, revenue_currency: str) -> dict[str, Any]:
+    """Where the window's spend comes from and in which currency (see processors/spend)."""
+    currency = spend.currency(revenue_currency)
+    mixed = currency is None
+    return {
+        "currency": currency,
+        "revenue_currency": revenue_currency,
+        "spend_micros": None if mixed else spend.spend_micros,
+        "basis": spend.basis,
+        "provisional": spend.provisional_micros > 0,
+        "reported_micros": spend.reported_micros,
+        "provisional_micros": spend.provisional_micros,
+        "click_cost_micros": spend.click_cost_micros,
+        "reported_through": spend.reported_through,
+        "error": (
+            f"spend reports in {', '.join(spend.currencies)}: nothing is summed across currencies"
+            if mixed
+            else None
+        ),
+    }
+
+
+def with_spend(
+    seg: SegmentCounts, click_stage: str, spend: WindowSpend, revenue_currency: str
+) -> SegmentCounts:
+    """``seg`` with the spend that counts in place of its clicks' own cost."""
+    if spend.currency(revenue_currency) is None:
+        seg.spend_micros = None
+    elif seg.dim == "all":
+        seg.spend_micros = spend.spend_micros
+    else:
+        seg.spend_micros = spend.segment_spend(
+            seg.events.get(click_stage, 0), seg.spend_micros or 0
+        )
+    seg.same_currency = spend.currency(revenue_currency) == revenue_currency
+    return seg
 
 
 def segment_document(funnel: Funnel, seg: SegmentCounts) -> dict[str, Any]:
@@ -60,6 +111,8 @@ def segment_document(funnel: Funnel, seg: SegmentCounts) -> dict[str, Any]:
         "counts": events,
         "spend_micros": seg.spend_micros,
         "revenue_micros": seg.revenue_micros,
-        "kpis": cost_kpis(funnel.stage_names, events, seg.spend_micros, seg.revenue_micros),
+        "kpis": cost_kpis(
+            funnel.stage_names, events, seg.spend_micros, seg.revenue_micros, seg.same_currency
+        ),
         "conversions": conversions,
     }

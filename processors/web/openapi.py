@@ -82,7 +82,12 @@ _SEGMENT = {
         "dim": {"type": "string"},
         "value": {"type": "string"},
         "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
-        "spend_micros": {"type": "integer"},
+        "spend_micros": {
+            "type": ["integer", "null"],
+            "description": "the spend that counts (see the document's spend), for a "
+            "segment its part by clicks; null when the campaign's reports are in several "
+            "currencies",
+        },
         "revenue_micros": {"type": "integer"},
         "kpis": {
             "type": "object",
@@ -99,6 +104,27 @@ _SEGMENT = {
         },
         "conversions": {"type": "array", "items": _CONVERSION},
     },
+}
+_SPEND = {
+    "type": "object",
+    "description": "Which cost counts: the platforms' reports where they exist, priced "
+    "clicks after the last reported period (provisional), else the clicks' own cost.",
+    "properties": {
+        "currency": {"type": ["string", "null"]},
+        "revenue_currency": {"type": "string"},
+        "spend_micros": {"type": ["integer", "null"]},
+        "basis": {
+            "type": "string",
+            "enum": ["clicks", "reported", "provisional", "reported+provisional"],
+        },
+        "provisional": {"type": "boolean"},
+        "reported_micros": {"type": "integer"},
+        "provisional_micros": {"type": "integer"},
+        "click_cost_micros": {"type": "integer"},
+        "reported_through": {"type": ["integer", "null"], "description": "epoch seconds"},
+        "error": {"type": ["string", "null"]},
+    },
+    "required": ["currency", "spend_micros", "basis", "provisional"],
 }
 _ALERT = {
     "type": "object",
@@ -341,6 +367,7 @@ def openapi_document() -> dict[str, Any]:
                     "window_start": {"type": "integer", "description": "exclusive, epoch s"},
                     "window_end": {"type": "integer", "description": "inclusive minute"},
                     "by": {"type": "string"},
+                    "spend": _SPEND,
                     "segments": {"type": "array", "items": _SEGMENT},
                     "alerts": {"type": "array", "items": _ALERT},
                     "bid": _BID,
@@ -475,7 +502,7 @@ def openapi_document() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "An ingest token (FUNNELWATCH_INGEST_TOKEN): posts "
-                    "/ingest/{clicks,forms,crm} from servers.",
+                    "/ingest/{clicks,forms,crm,spend} from servers.",
                 },
             },
         },

@@ -21,6 +21,8 @@ from typing import Any
 
 from funnelwatch.clickhouse import ClickHouse
 
+from ..spend import sql as spend_sql
+
 BASELINE_DAYS = 7
 
 
@@ -58,9 +60,13 @@ class SegmentCounts:
     dim: str
     value: str
     events: dict[str, int] = field(default_factory=dict)
-    spend_micros: int = 0
+    #: the clicks' own cost as read; the API puts the spend that counts in its place
+    #: (None: the campaign's reports are in several currencies)
+    spend_micros: int | None = 0
     revenue_micros: int = 0
     baseline_events: dict[str, int] = field(default_factory=dict)
+    #: spend and revenue are in one currency (else no ROMI)
+    same_currency: bool = True
 
 
 _WINDOW_COUNTS = """
@@ -104,9 +110,31 @@ def window_counts(
         seg = out.setdefault(str(value), SegmentCounts(dim, str(value)))
         seg.events[str(stage)] = int(n)
         seg.baseline_events[str(stage)] = int(base)
-        seg.spend_micros += int(cost)
+        seg.spend_micros = (seg.spend_micros or 0) + int(cost)
         seg.revenue_micros += int(revenue)
     return [out[k] for k in sorted(out)]
+
+
+def window_spend(
+    client: ClickHouse, campaign_id: str, end: int, window_minutes: int, click_stage: str
+) -> spend_sql.WindowSpend:
+    """The spend that counts in the window ending at minute ``end`` (its minutes ``m``
+    with ``end - 60 w < m <= end``), by the rules of :mod:`funnelwatch.processors.spend.sql`."""
+    rows = client.execute(
+        _WINDOW_SPEND,
+        {
+            "campaign": campaign_id,
+            "w0": end - window_minutes * 60 + 60,
+            "w1": end + 60,
+            "click": click_stage,
+        },
+    )
+    return spend_sql.parse_row(rows[0]) if rows else spend_sql.no_spend(campaign_id)
+
+
+_WINDOW_SPEND = spend_sql.window_spend(
+    "campaign_id = %(campaign)s", "%(w0)s", "%(w1)s", "%(click)s"
+)
 
 
 _CONVERSION_HISTORY = """

@@ -58,6 +58,7 @@ GENERATION_FLAGS = frozenset(
         "--clicks-per-minute",
         "--campaigns",
         "--flat",
+        "--spend-reports",
         "--duplicates",
         "--out-of-order",
         "--malformed",
@@ -242,6 +243,12 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--flat", action=_StoreTrue, help="no diurnal or weekly rhythm: constant rate")
     add(
+        "--spend-reports",
+        action=_StoreTrue,
+        help="also send the ad platforms' spend reports (ad_spend): hourly or daily, late, "
+        "restated and sometimes out of order",
+    )
+    add(
         "--duplicates",
         action=_Store,
         type=_rate,
@@ -370,6 +377,7 @@ def build_plan(args: argparse.Namespace, now: datetime) -> SimulationPlan:
         malformed_rate=args.malformed,
         incidents=tuple(args.incident),
         max_records=args.events,
+        spend_reports=args.spend_reports,
     )
     minutes: int | None = args.duration
     if live:

@@ -30,6 +30,7 @@ from .model import DEVICES, FOREIGN_UTM, GEO_WEIGHTS, GEOS, MICROS, SITE_FORMS, 
 from .model import SimulationConfig as Config
 from .records import SentRecord, TimedRecord, TopicKey, encode, iso_ms
 from .rhythm import lag_ms, pick_index, poisson, traffic_factor
+from .spend import SpendReporter
 
 MINUTE_MS = 60_000
 DUPLICATE_DELAY_MS = (1_000, 600_000)  # webhook retries: a second to ten minutes later
@@ -74,6 +75,9 @@ class _Generator:
         self.device_cum = [tuple(accumulate(c.device_weights)) for c in campaigns]
         self.geo_cum = tuple(accumulate(GEO_WEIGHTS))
         self.site_form_cum = tuple(accumulate(f.weight for f in SITE_FORMS))
+        self.spend = (
+            SpendReporter(config.seed, self.tag, self._push_spend) if config.spend_reports else None
+        )
         share = config.organic_lead_share
         self.organic_per_click = config.mean_conversion_rate() * share / (1.0 - share)
 
@@ -89,6 +93,8 @@ class _Generator:
             for _ in range(poisson(rng, lam * self.organic_per_click)):
                 self._organic_lead(minute_ms + rng.randrange(MINUTE_MS))
             minute_ms += MINUTE_MS
+            if self.spend is not None:
+                self.spend.close_before(minute_ms)
             # Everything generated so far is timed at or after its click, so all that is
             # due before the next minute is complete: drain it in send order.
             limit = minute_ms if self.end is None else min(minute_ms, self.end + 1)
@@ -100,16 +106,20 @@ class _Generator:
         # Whatever is still queued is due after the end: it has not happened yet.
 
     def _drain(self, limit: int) -> Iterator[TimedRecord]:
-        heap, rng, c = self.heap, self.rng, self.c
+        heap, c = self.heap, self.c
         while heap and heap[0][0] < limit:
             send_ms, _, record = heapq.heappop(heap)
             yield TimedRecord(send_ms, record)
+            # spend reports draw from their own generator and bring no malformed records:
+            # the traffic stays as it is without them
+            spend = record.topic_key == "spend"
+            rng = self.spend.rng if spend and self.spend else self.rng
             if not record.duplicate and rng.random() < c.duplicate_rate:
                 again = SentRecord(
                     record.topic_key, record.key, record.value, record.event_id, True, None, True
                 )
                 self._push(send_ms + rng.randint(*DUPLICATE_DELAY_MS), again)
-            if rng.random() < c.malformed_rate:
+            if not spend and rng.random() < c.malformed_rate:
                 kind = MALFORMED_KINDS[rng.randrange(len(MALFORMED_KINDS))]
                 future = (self.end if self.end is not None else send_ms) + TEN_YEARS_MS
                 yield TimedRecord(
@@ -126,6 +136,9 @@ class _Generator:
             return  # would be sent after the end of the simulated range
         self.seq += 1
         heapq.heappush(self.heap, (send_ms, self.seq, record))
+
+    def _push_spend(self, send_ms: int, campaign_id: str, payload: dict[str, Any]) -> None:
+        self._push(send_ms, self._event("spend", campaign_id, payload))
 
     def _event(self, topic: TopicKey, key: str, payload: dict[str, Any]) -> SentRecord:
         return SentRecord(
@@ -164,6 +177,10 @@ class _Generator:
             device=device,
             geo=geo,
         )
+        if self.spend is not None:
+            self.spend.click(
+                t, campaign.campaign_id, campaign.channel, group.ad_group_id, payload["cost_micros"]
+            )
         self._push(t, self._event("clicks", click_id, payload))
         if rng.random() < campaign.conversion_rate:
             form_t = t + lag_ms(rng, self.c.lifecycle.form_lag)

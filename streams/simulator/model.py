@@ -149,6 +149,8 @@ class SimulationConfig:
     organic_lead_share: float = 0.12  # leads without click_id, of all leads
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     max_records: int | None = None
+    #: the ad platforms' spend reports (streams/simulator/spend.py) besides the clicks
+    spend_reports: bool = False
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or (self.end is not None and self.end.tzinfo is None):

@@ -90,7 +90,12 @@ class SendResult:
 def topic_names(settings: Settings) -> dict[str, str]:
     """Kafka topic name of each ``topic_key``, from the catalogue."""
     cat = catalogue(settings)
-    return {"clicks": cat.clicks.name, "forms": cat.forms.name, "crm": cat.crm.name}
+    return {
+        "clicks": cat.clicks.name,
+        "forms": cat.forms.name,
+        "crm": cat.crm.name,
+        "spend": cat.spend.name,
+    }
 
 
 def make_producer(settings: Settings) -> Producer:

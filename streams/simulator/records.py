@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-TopicKey = Literal["clicks", "forms", "crm"]
-TOPIC_KEYS: tuple[TopicKey, ...] = ("clicks", "forms", "crm")
+TopicKey = Literal["clicks", "forms", "crm", "spend"]
+TOPIC_KEYS: tuple[TopicKey, ...] = ("clicks", "forms", "crm", "spend")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

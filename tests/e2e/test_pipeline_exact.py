@@ -33,7 +33,15 @@ from funnelwatch.localstack.kafka import LocalKafka
 from funnelwatch.localstack.ports import free_port
 from funnelwatch.schemas.funnel import load_funnel
 from funnelwatch.streams.catalogue import catalogue
-from tests.support.exactness import dead_letters, diff, pipeline_rows, value_bytes
+from tests.support.exactness import (
+    SpendWindows,
+    dead_letters,
+    diff,
+    pipeline_rows,
+    spend_windows,
+    spend_windows_wanted,
+    value_bytes,
+)
 from tests.support.oracle import Expected, expected, valid_events
 from tests.support.pipeline import PipelineEnv, stop
 
@@ -59,6 +67,8 @@ class Backlog:
     truth: Path
     want: Expected
     malformed: list[dict]  # type: ignore[type-arg]
+    #: the spend of every campaign in windows ending at every hour, as the oracle says
+    spend: SpendWindows
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +81,23 @@ def backlog(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> B
         "simulate", "--mode", "batch", "--events", str(EVENTS), "--seed", "7",
         # a busy account: 200,000 records in hours of traffic, not days
         "--clicks-per-minute", "1000", "--duplicates", "0.01", "--out-of-order", "0.02",
-        "--malformed", "0.005", "--ground-truth", str(truth), "--dry-run",
+        "--malformed", "0.005", "--spend-reports", "--ground-truth", str(truth), "--dry-run",
     )  # fmt: skip
     records = [json.loads(line) for line in truth.read_text().splitlines()]
     malformed = [r for r in records if not r["valid"]]
     assert len(malformed) >= EVENTS * 0.004
-    return Backlog(truth, expected(valid_events(truth), load_funnel(), WINDOWS), malformed)
+    events = valid_events(truth)
+    spend = spend_windows_wanted(events, expected_kpi := expected(events, load_funnel(), WINDOWS))
+    restated = Counter(
+        (e["campaign_id"], e["ad_group_id"], e["period_start"])
+        for e in events
+        if e["event_type"] == "ad_spend"
+    )
+    assert max(restated.values()) >= 3, "no period is restated twice"
+    assert any(reported for reported, _, _, _ in spend.values())
+    assert any(provisional for _, provisional, _, _ in spend.values())
+    assert any(through is None for _, _, _, through in spend.values())  # clicks' own cost
+    return Backlog(truth, expected_kpi, malformed, spend)
 
 
 def _env(
@@ -114,6 +135,9 @@ def _assert_exact(env: PipelineEnv, backlog: Backlog) -> None:
         )
     if got_rolling != want.rolling:
         pytest.fail(diff("conversion_rolling", got_rolling, want.rolling))
+    got_spend = spend_windows(env.clickhouse_url, backlog.spend)
+    if got_spend != backlog.spend:
+        pytest.fail(diff("spend per campaign and window", got_spend, backlog.spend))
     dead = dead_letters(env.bootstrap, catalogue(env.settings).dead_letter.name)
     for record in backlog.malformed:
         value = value_bytes(record)

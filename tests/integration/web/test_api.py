@@ -186,6 +186,7 @@ def test_openapi_describes_every_route(stack: Stack) -> None:
         "/ingest/clicks",
         "/ingest/forms",
         "/ingest/crm",
+        "/ingest/spend",
         "/t.js",
         "/collect",
     }

@@ -57,8 +57,8 @@ class FakeConsumer:
 
 
 def hot_path(tmp_path: Path) -> HotPath:
-    topics = Topics("lagtest.clicks", "lagtest.forms", "lagtest.crm", "lagtest.by-lead",
-                    "lagtest.dead", "lagtest.rollup", partitions=2)  # fmt: skip
+    topics = Topics("lagtest.clicks", "lagtest.forms", "lagtest.crm", "lagtest.spend",
+                    "lagtest.by-lead", "lagtest.dead", "lagtest.rollup", partitions=2)  # fmt: skip
     config = HotPathConfig("localhost:1", "lagtest", topics, load_funnel(), Limits(), tmp_path)
     return HotPath(config, connect_clickhouse=lambda: None)
 

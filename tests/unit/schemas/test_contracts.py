@@ -106,7 +106,14 @@ _ODD_VALUES: list[object] = [
 
 
 def _minimal_valid(record: type) -> dict[str, object]:
-    by_type = {"schema_version": 1, "status": "contacted", "event_time": "2026-11-29T11:59:00Z"}
+    by_type = {
+        "schema_version": 1,
+        "status": "contacted",
+        "event_time": "2026-11-29T11:59:00Z",
+        "period_start": "2026-11-29T10:00:00Z",
+        "period_seconds": 3600,
+        "currency": "EUR",
+    }
     data: dict[str, object] = {"event_type": record.event_type}  # type: ignore[attr-defined]
     for name in json_schema(record)["required"][1:]:
         data[name] = by_type.get(name, 1 if "micros" in name else "v")

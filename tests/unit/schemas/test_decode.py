@@ -52,6 +52,23 @@ FULL: dict[str, dict[str, Any]] = {
         "status": "won",
         "deal_value_micros": 5_000_000_000,
     },
+    "ad_spend": {
+        "event_type": "ad_spend",
+        "event_id": "s1",
+        "event_time": "2026-11-29T11:30:00Z",
+        "schema_version": 1,
+        "platform": "google_ads",
+        "account_id": "123-456-7890",
+        "campaign_id": "cmp",
+        "period_start": "2026-11-28T05:00:00Z",
+        "period_seconds": 86400,
+        "spend_micros": 1_234_560_000,
+        "currency": "USD",
+        "ad_group_id": "ag-1",
+        "ad_id": "",
+        "clicks": 812,
+        "impressions": 20_417,
+    },
 }
 
 
@@ -447,3 +464,27 @@ def test_event_ms_is_exact_where_the_float_timestamp_is_not() -> None:
     assert float_misses > 0
     offset = decoder.decode(_raw(event_time="2026-11-29T12:59:00.0019+01:00"), NOW.timestamp())
     assert event_ms(offset) == 1_795_953_540_001  # 2026-11-29T11:59:00.001Z: the floor
+
+
+@pytest.mark.parametrize(
+    "period_start",
+    [
+        "2026-11-29T10:00:30Z",  # not a whole minute
+        "2026-11-29T10:00:00.001Z",
+        "2026-11-29T11:31:00Z",  # after the report itself
+        "1999-12-31T00:00:00Z",  # before min_event_time
+        "2026-11-29T10:00:00",  # no zone
+    ],
+)
+def test_a_spend_period_is_a_whole_minute_before_its_report(period_start: str) -> None:
+    raw = _encode({**FULL["ad_spend"], "period_start": period_start})
+    assert not _assert_same_verdict(raw)
+    with pytest.raises(InvalidEvent):
+        EventDecoder().decode(raw, NOW.timestamp())
+
+
+def test_a_spend_period_in_a_zone_decodes_to_its_utc_minute() -> None:
+    raw = _encode({**FULL["ad_spend"], "period_start": "2026-11-28T00:00:00-05:00"})
+    event = EventDecoder().decode(raw, NOW.timestamp())
+    assert event.period_start == datetime(2026, 11, 28, 5, tzinfo=UTC)
+    assert _decodes_on_the_fast_path(raw)

@@ -231,6 +231,7 @@ GENERATION_ARGV: dict[str, list[str]] = {
     "--clicks-per-minute": ["--clicks-per-minute", "5"],
     "--campaigns": ["--campaigns", "2"],
     "--flat": ["--flat"],
+    "--spend-reports": ["--spend-reports"],
     "--duplicates": ["--duplicates", "0"],
     "--out-of-order": ["--out-of-order", "0"],
     "--malformed": ["--malformed", "0"],

@@ -105,7 +105,12 @@ def test_records_go_to_catalogue_topics_with_their_keys_in_send_order() -> None:
     assert not producer.closed  # a given producer is the caller's to close
     assert result.sent == len(sent) and result.failed == 0
     assert sum(result.per_topic.values()) == len(sent)
-    assert names == {"clicks": "t.ad-clicks", "forms": "t.form-submissions", "crm": "t.crm-events"}
+    assert names == {
+        "clicks": "t.ad-clicks",
+        "forms": "t.form-submissions",
+        "crm": "t.crm-events",
+        "spend": "t.ad-spend",
+    }
     assert len(logged) == len(sent) // 1000
     assert logged[0].startswith("sent 1000 records (")
 

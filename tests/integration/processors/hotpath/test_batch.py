@@ -30,7 +30,7 @@ from tests.support.clickhouse import make_fact, write_facts
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 4
-TOPICS = Topics("clicks", "forms", "crm", "by-lead", "dead-letter", "rollup", PARTITIONS)
+TOPICS = Topics("clicks", "forms", "crm", "spend", "by-lead", "dead-letter", "rollup", PARTITIONS)
 NOW = float(int(time.time()) // 60 * 60)  # the batch's clock: events are an hour old
 T = int(NOW * 1000) - 3_600_000
 MINUTE = T // 60_000 * 60

@@ -23,7 +23,7 @@ from funnelwatch.processors.hotpath.checkpoint import Checkpoint
 from funnelwatch.processors.hotpath.config import Topics
 from funnelwatch.processors.state.clicks import ClickCache
 
-TOPICS = Topics("clicks", "forms", "crm", "by-lead", "dead-letter", "rollup", partitions=4)
+TOPICS = Topics("clicks", "forms", "crm", "spend", "by-lead", "dead-letter", "rollup", partitions=4)
 MINUTE = 1_795_910_400
 SEGMENT = ("cmp-a", "google", "ag1", "mobile", "DE")
 
