@@ -10,6 +10,8 @@ from itertools import pairwise
 
 from grafana_foundation_sdk.builders import dashboard as db
 
+from funnelwatch.processors.spend.sql import window_spend
+
 from .board import Board, Part
 from .chquery import NUMBER, STRING, TIME, ClickHouseQuery, table, timeseries
 from .datasources import CLICKHOUSE
@@ -123,6 +125,29 @@ ORDER BY time, campaign""",
     ("spend", NUMBER),
 )
 
+#: which cost counts over the range, per campaign (the one definition: processors/spend)
+SPEND_BY_SOURCE = table(
+    f"""
+SELECT campaign_id AS campaign, arrayStringConcat(currencies, ',') AS currency,
+       spend / 1000000 AS spend_total, reported / 1000000 AS spend_reported,
+       provisional / 1000000 AS spend_provisional, click_cost / 1000000 AS click_cost_total,
+       basis AS spend_basis, if(has_reports = 1, toDateTime(through), NULL) AS reported_through
+FROM ({
+        window_spend(
+            "campaign_id != ''", "toUInt32($__fromTime)", "toUInt32($__toTime)", f"'{CLICK}'"
+        )
+    })
+ORDER BY spend_total DESC, campaign""",
+    ("campaign", STRING),
+    ("currency", STRING),
+    ("spend_total", NUMBER),
+    ("spend_reported", NUMBER),
+    ("spend_provisional", NUMBER),
+    ("click_cost_total", NUMBER),
+    ("spend_basis", STRING),
+    ("reported_through", TIME),
+)
+
 CPL_PER_CAMPAIGN = timeseries(
     f"""
 SELECT {BUCKET} AS time, campaign_id AS campaign,
@@ -219,7 +244,22 @@ def board() -> Board:
         ts_panel(
             "Click → lead conversion per campaign", CONVERSION_PER_CAMPAIGN, unit="percentunit"
         ),
-        ts_panel("Spend per campaign", SPEND_PER_CAMPAIGN, unit=money),
+        ts_panel(
+            "Clicks' own cost per campaign",
+            SPEND_PER_CAMPAIGN,
+            unit=money,
+            description="The cost_micros the clicks carried, per interval (not the "
+            "reported spend: see the table above).",
+        ),
+        table_panel(
+            "Spend per campaign: reported vs provisional",
+            SPEND_BY_SOURCE,
+            h=8,
+            description="Which cost counts over the range: the ad platforms' reports "
+            "(newest restatement), then clicks after the last reported period priced at the "
+            "recent reported CPC (provisional, until the reports catch up); campaigns "
+            "without reports: their clicks' own cost. In each campaign's currency.",
+        ),
         ts_panel("Cost per lead per campaign", CPL_PER_CAMPAIGN, unit=money, w=24),
         table_panel("Alerts", ALERTS, h=8),
     ]

@@ -364,7 +364,7 @@ def _table(snapshot: BoardSnapshot, rows: list[_Row], spark: int, name: int, gap
             *(f"{funnel.count(s):,}" for s in stages),
             *(percent(c.rate if c else None) for c in row.conversions),
             sparkline(first.history, spark, first.baseline or 0.0) if first else "",
-            money(funnel.spend_micros),
+            money(funnel.spend_micros) + ("*" if funnel.provisional else ""),
             money(k.cpc_micros),
             money(k.cpl_micros),
             money(k.cost_per_qualified_micros),
@@ -372,6 +372,8 @@ def _table(snapshot: BoardSnapshot, rows: list[_Row], spark: int, name: int, gap
             percent(k.romi, signed=True),
             style="bold red" if row.dropped else None,
         )
+    if any(row.funnel.provisional for row in rows if not row.waiting):
+        table.caption = "spend*: partly provisional, clicks after the last spend report"
     return table
 
 

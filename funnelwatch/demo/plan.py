@@ -119,7 +119,8 @@ def plan_demo(
     add_simulate_arguments(parser)
     # Built as an open-ended live run at 1x (the simulator's own checks of campaigns
     # and incidents apply), then started `lead` earlier: the pace is ours.
-    argv = ["--mode", "live", "--campaigns", str(campaigns), "--seed", str(seed), "--flat"]
+    argv = ["--mode", "live", "--campaigns", str(campaigns), "--seed", str(seed), "--flat",
+            "--spend-reports"]  # fmt: skip
     for spec in specs:
         argv += ["--incident", spec]
     config = build_plan(parser.parse_args(argv), now).config

@@ -3,7 +3,8 @@
 Invariants:
 - both tables are ReplacingMergeTree rewritten by the sink, so every read uses ``FINAL``:
   a rewritten row counts once, at its newest version; the filters touch only sorting-key
-  columns, so ``FINAL`` and ``WHERE`` commute;
+  columns, so ``FINAL`` and ``WHERE`` commute; spend is the one definition of
+  funnelwatch.processors.spend.sql (reports by argMax);
 - only the whole-campaign segment (``dim = 'all'``, ``dim_value = 'all'``) is read;
 - values travel as ``%(name)s`` parameters, escaped by the driver, never pasted;
 - 64-bit numbers are passed through ``int()``: chDB's JSON output quotes them as strings;
@@ -18,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from funnelwatch.clickhouse import ClickHouse
+from funnelwatch.processors.spend.sql import parse_row, window_spend
+from funnelwatch.schemas.funnel import load_funnel
 
 #: the segment that is the campaign as a whole (see ``processors.rollup.DIMENSIONS``)
 _WHOLE_CAMPAIGN = "dim = 'all' AND dim_value = 'all'"
@@ -39,9 +42,13 @@ class CampaignFunnel:
 
     campaign_id: str
     events: Mapping[str, int]
+    #: the spend that counts (funnelwatch.processors.spend): reported, provisional or
+    #: the clicks' own cost
     spend_micros: int
     revenue_micros: int
     newest_minute: int
+    #: part of the spend is provisional (clicks after the campaign's last spend report)
+    provisional: bool = False
 
     def count(self, stage: str) -> int:
         return self.events.get(stage, 0)
@@ -59,10 +66,20 @@ GROUP BY campaign_id, stage
 def campaign_funnels(client: ClickHouse, since_epoch: int) -> list[CampaignFunnel]:
     """Per campaign: events per stage, spend and revenue of minutes >= ``since_epoch``.
 
-    Sorted by campaign id. Spend is the sum of ``cost_micros`` over all stages (only
-    click rows carry cost), revenue likewise (only won rows carry revenue).
+    Sorted by campaign id. Spend is the spend that counts from ``since_epoch`` on (see
+    funnelwatch.processors.spend.sql), revenue the sum over won rows.
     """
     rows = client.execute(_CAMPAIGN_FUNNELS, {"since": int(since_epoch)})
+    spend = {
+        s.campaign_id: s
+        for s in map(
+            parse_row,
+            client.execute(
+                _SPEND_SINCE,
+                {"since": int(since_epoch), "until": int(since_epoch) + _FOREVER, "click": _CLICK},
+            ),
+        )
+    }
     events: dict[str, dict[str, int]] = {}
     money: dict[str, list[int]] = {}
     for campaign, stage, n, cost, revenue, newest in rows:
@@ -72,9 +89,22 @@ def campaign_funnels(client: ClickHouse, since_epoch: int) -> list[CampaignFunne
         acc[1] += int(revenue)
         acc[2] = max(acc[2], int(newest))
     return [
-        CampaignFunnel(str(c), events[c], money[c][0], money[c][1], money[c][2])
+        CampaignFunnel(
+            str(c),
+            events[c],
+            spend[c].spend_micros if c in spend else money[c][0],
+            money[c][1],
+            money[c][2],
+            c in spend and spend[c].provisional_micros > 0,
+        )
         for c in sorted(events)
     ]
+
+
+_CLICK = load_funnel().stage_names[0]
+#: a window open to the future: every minute from ``since`` on
+_FOREVER = 10 * 365 * 86400
+_SPEND_SINCE = window_spend("campaign_id != ''", "%(since)s", "%(until)s", "%(click)s")
 
 
 @dataclass(frozen=True)

@@ -104,8 +104,11 @@ def window_spend(campaigns: str, w0: str, w1: str, click_stage: str) -> str:
     expressions and ``click_stage`` a string expression (parameters, or Grafana's time
     macros and a literal of the funnel's definition). Rows, by campaign id:
     campaign_id, clicks, click_cost (the clicks' own cost), has_reports, through
-    (epoch seconds; 0 without reports), reported, provisional, spend (what counts:
-    reported + provisional, or click_cost without reports), currencies (sorted).
+    (epoch seconds; 0 without reports), reported, rs, rk, rk1 (the recent reports' spend
+    and clicks), clicks_after, cost_after (of the minutes from ``through`` on),
+    provisional, spend (what counts: reported + provisional, or click_cost without
+    reports), currencies (sorted), basis (clicks, reported, provisional or
+    reported+provisional).
     """
     recent = f"if(e > r_through - {RECENT_SECONDS}, x, 0)"
     return f"""
@@ -124,7 +127,10 @@ SELECT campaign_id,
           if(rk > 0, clicks_after * intDiv(rs, rk1) + intDiv(clicks_after * modulo(rs, rk1), rk1),
              cost_after)) AS provisional,
        if(has_reports = 1, reported + provisional, click_cost) AS spend,
-       arraySort(groupUniqArrayArray(r_currencies)) AS currencies
+       arraySort(groupUniqArrayArray(r_currencies)) AS currencies,
+       if(has_reports = 0, 'clicks',
+          if(provisional > 0, if(reported > 0, 'reported+provisional', 'provisional'),
+             'reported')) AS basis
 FROM
 (
     SELECT campaign_id, toUInt8(1) AS has, max(ps + ns) AS r_through,
@@ -167,15 +173,8 @@ class WindowSpend:
     provisional_micros: int
     spend_micros: int
     currencies: tuple[str, ...]
-
-    @property
-    def basis(self) -> str:
-        """Where the spend comes from: clicks, reported, provisional or both."""
-        if not self.has_reports:
-            return "clicks"
-        if self.provisional_micros and self.reported_micros:
-            return "reported+provisional"
-        return "provisional" if self.provisional_micros else "reported"
+    #: where the spend comes from: clicks, reported, provisional or reported+provisional
+    basis: str
 
     def currency(self, default: str) -> str | None:
         """The campaign's one currency: its reports', else ``default`` (the clicks');
@@ -194,11 +193,11 @@ class WindowSpend:
 
 def no_spend(campaign_id: str) -> WindowSpend:
     """The row of a campaign with neither clicks nor reports in the window."""
-    return WindowSpend(campaign_id, 0, 0, False, None, 0, 0, 0, ())
+    return WindowSpend(campaign_id, 0, 0, False, None, 0, 0, 0, (), "clicks")
 
 
 def parse_row(row: tuple[object, ...]) -> WindowSpend:
-    campaign, clicks, cost, has, through, reported, _rs, _rk, _rk1, _ca, _co, prov, spend, cur = row
+    campaign, clicks, cost, has, through, reported, *_, prov, spend, cur, basis = row
     has_reports = bool(int(str(has)))
     return WindowSpend(
         str(campaign),
@@ -210,4 +209,5 @@ def parse_row(row: tuple[object, ...]) -> WindowSpend:
         int(str(prov)),
         int(str(spend)),
         tuple(str(c) for c in cur),  # type: ignore[attr-defined]
+        str(basis),
     )

@@ -176,6 +176,7 @@ def stack(
         "--clicks-per-minute",
         "20",
         "--flat",
+        "--spend-reports",
         "--seed",
         "5",
         "--duplicates",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
+from tests.support.oracle_spend import SpendWant, counted_reports, window_spend
 
 from .conftest import CAMPAIGNS, Stack
 
@@ -38,6 +41,57 @@ def _clickhouse_window(stack: Stack, campaign: str, dim: str, end: int, minutes:
     return out, int(watermark)
 
 
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def _spend_oracle(stack: Stack, campaign: str, end: int, minutes: int) -> SpendWant:
+    """The oracle's spend of the window, from the stored reports and click counts."""
+    names = (
+        "campaign_id",
+        "platform",
+        "account_id",
+        "ad_group_id",
+        "ad_id",
+        "period_start",
+        "period_seconds",
+        "spend_micros",
+        "clicks",
+        "currency",
+        "event_time",
+        "event_id",
+    )
+    client = stack.client()
+    try:
+        rows = client.execute(
+            "SELECT campaign_id, platform, account_id, ad_group_id, ad_id, "
+            "toUInt32(period_start), period_seconds, spend_micros, clicks, currency, "
+            "reported_at_ms, event_id FROM ad_spend WHERE campaign_id = %(c)s",
+            {"c": campaign},
+        )
+        clicks = {
+            (int(m), campaign): (int(n), int(cost))
+            for m, n, cost in client.execute(
+                "SELECT toUInt32(minute), events, cost_micros FROM kpi_minute FINAL "
+                "WHERE campaign_id = %(c)s AND dim = 'all' AND stage = 'click'",
+                {"c": campaign},
+            )
+        }
+    finally:
+        client.close()
+    reports = []
+    for row in rows:
+        report: dict[str, Any] = {"event_type": "ad_spend", **dict(zip(names, row, strict=True))}
+        report["period_start"] = _iso(int(report["period_start"]))
+        # reported_at_ms: whole seconds in the simulator, so the float is exact
+        report["event_time"] = _iso(int(report["event_time"]) / 1000)
+        for name in ("period_seconds", "spend_micros", "clicks"):
+            report[name] = int(report[name])
+        reports.append(report)
+    lo, hi = end - 60 * minutes + 60, end + 60
+    return window_spend(counted_reports(reports), clicks, campaign, lo, hi)
+
+
 def test_campaign_list_is_the_simulators_campaigns(stack: Stack) -> None:
     status, body = stack.get("/api/campaigns")
     assert status == 200, body
@@ -67,10 +121,22 @@ def test_kpis_equal_clickhouse_sums_per_segment(
     got = {s["value"]: s for s in body["segments"]}
     assert set(got) == set(want)
     assert sum(sum(w["counts"].values()) for w in want.values()) > 0
+    oracle = _spend_oracle(stack, campaign, body["window_end"], minutes)
+    assert oracle.has_reports  # the simulator's platform reports this campaign hourly
+    assert body["spend"]["currency"] == "USD"
+    assert (body["spend"]["reported_micros"], body["spend"]["provisional_micros"]) == (
+        oracle.reported,
+        oracle.provisional,
+    )
+    assert body["spend"]["provisional"] == (oracle.provisional > 0)
+    clicks_all = sum(w["counts"].get("click", 0) for w in want.values())
     for value, seg in got.items():
         expected = want[value]
         for stage in STAGES:
             assert seg["counts"][stage] == expected["counts"].get(stage, 0), (value, stage)
+        # the campaign's spend that counts; a segment's part by its clicks (floor)
+        clicks = expected["counts"].get("click", 0)
+        expected["spend"] = oracle.spend if by == "all" else oracle.spend * clicks // clicks_all
         assert seg["spend_micros"] == expected["spend"]
         assert seg["revenue_micros"] == expected["revenue"]
         counts, spend = seg["counts"], expected["spend"]

@@ -50,6 +50,8 @@ def test_board_shows_the_campaigns_and_marks_the_one_with_an_outage(
         assert marked == {broken}
         assert "1 open alert" in cards[broken].text
         assert "click" in cards[CAMPAIGNS[1]].text and "CPL" in cards[CAMPAIGNS[1]].text
+        # the simulated platform reports this campaign: the card says where spend comes from
+        assert "reported" in cards[CAMPAIGNS[1]].text and "USD" in cards[CAMPAIGNS[1]].text
         alerts = browser.find_element(By.ID, "alerts").text
         assert f"stall {broken}" in alerts
         # charts drawn by the page itself: one sparkline per stage transition
