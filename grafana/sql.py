@@ -12,7 +12,9 @@ Invariants (hard rules of the project):
 
 from __future__ import annotations
 
+from funnelwatch.schemas import kpis as kpi_defs
 from funnelwatch.schemas.funnel import load_funnel
+from funnelwatch.schemas.kpis import cost_kpi_columns, sql_ratio
 
 STAGES: tuple[str, ...] = tuple(load_funnel().stage_names)
 CLICK, LEAD, QUALIFIED, WON = STAGES[0], STAGES[1], STAGES[-2], STAGES[-1]
@@ -21,8 +23,8 @@ WHOLE_CAMPAIGN = "dim = 'all' AND dim_value = 'all'"
 BUCKET = "toDateTime(intDiv(toUInt32(minute), $__interval_s) * $__interval_s)"
 
 
-def ratio(numerator: str, denominator: str) -> str:
-    return f"if({denominator} > 0, ({numerator}) / {denominator}, NULL)"
+#: ratios of the boards: the one definition of funnelwatch.schemas.kpis
+ratio = sql_ratio
 
 
 def stage_count(stage: str, source: str) -> str:
@@ -38,25 +40,12 @@ def kpi_columns(source: str) -> str:
             *counts,
             "sum(cost_micros) / 1000000 AS spend",
             "sum(revenue_micros) / 1000000 AS revenue",
-            f"{ratio('spend', CLICK)} AS cpc",
-            f"{ratio('spend', LEAD)} AS cpl",
-            f"{ratio('spend', QUALIFIED)} AS cost_per_qualified",
-            f"{ratio('spend', WON)} AS cac",
-            f"{ratio('revenue - spend', 'spend')} AS romi",
+            *cost_kpi_columns(STAGES, lambda stage: stage, "spend", "revenue"),
         ]
     )
 
 
-KPI_NAMES: tuple[str, ...] = (
-    *STAGES,
-    "spend",
-    "revenue",
-    "cpc",
-    "cpl",
-    "cost_per_qualified",
-    "cac",
-    "romi",
-)
+KPI_NAMES: tuple[str, ...] = (*STAGES, "spend", "revenue", *kpi_defs.NAMES)
 
 
 def facts(time_condition: str) -> str:

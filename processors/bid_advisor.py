@@ -21,14 +21,14 @@ from funnelwatch.schemas.funnel import Funnel
 from funnelwatch.settings import BidTarget, Settings
 
 from .bids import BidPolicy, Observation, Recommendation, recommend
+from .spend.sql import parse_row, window_spend
 from .web.queries import open_alerts, watermark
 
 _CAMPAIGN_TOTALS = """
-SELECT campaign_id, stage, sum(n), sum(c)
+SELECT campaign_id, stage, sum(n)
 FROM
 (
-    SELECT minute, campaign_id, stage,
-           argMax(events, version) AS n, argMax(cost_micros, version) AS c
+    SELECT minute, campaign_id, stage, argMax(events, version) AS n
     FROM kpi_minute
     WHERE dim = %(dim)s AND dim_value = %(dim)s
       AND minute > toDateTime(%(lo)s) AND minute <= toDateTime(%(end)s)
@@ -36,6 +36,9 @@ FROM
 )
 GROUP BY campaign_id, stage
 """
+
+
+_WINDOW_SPEND = window_spend("campaign_id != ''", "%(w0)s", "%(w1)s", "%(click)s")
 
 
 def policy_of(settings: Settings) -> BidPolicy:
@@ -70,10 +73,17 @@ class BidAdvisor:
             _CAMPAIGN_TOTALS, {"dim": "all", "lo": end - self.window_minutes * 60, "end": end}
         )
         events: dict[str, dict[str, int]] = {}
-        spend: dict[str, int] = {}
-        for campaign, stage, n, cost in rows:
+        for campaign, stage, n in rows:
             events.setdefault(str(campaign), {})[str(stage)] = int(n)
-            spend[str(campaign)] = spend.get(str(campaign), 0) + int(cost)
+        # the spend that counts: reports, provisional clicks, else the clicks' own cost
+        span = {"w0": end - self.window_minutes * 60 + 60, "w1": end + 60}
+        spend = {
+            s.campaign_id: s.spend_micros
+            for s in map(
+                parse_row,
+                client.execute(_WINDOW_SPEND, {**span, "click": self.funnel.stage_names[0]}),
+            )
+        }
         stalled = {a["campaign_id"] for a in open_alerts(client) if a["kind"] == "stall"}
         names = self.funnel.stage_names
         campaigns = {c for c in self.targets if c != "*"}

@@ -21,14 +21,10 @@ from dataclasses import dataclass
 from funnelwatch.clickhouse import ClickHouse
 from funnelwatch.processors.spend.sql import parse_row, window_spend
 from funnelwatch.schemas.funnel import load_funnel
+from funnelwatch.schemas.kpis import cost_kpis, ratio
 
 #: the segment that is the campaign as a whole (see ``processors.rollup.DIMENSIONS``)
 _WHOLE_CAMPAIGN = "dim = 'all' AND dim_value = 'all'"
-
-
-def ratio(numerator: float, denominator: float) -> float | None:
-    """``numerator / denominator``, or None when the denominator is zero (shown as a dash)."""
-    return None if denominator == 0 else numerator / denominator
 
 
 @dataclass(frozen=True)
@@ -122,21 +118,15 @@ class Kpis:
 
 
 def kpis(funnel: CampaignFunnel, stages: Sequence[str]) -> Kpis:
-    """CPC, CPL, cost per qualified lead, CAC and ROMI of a campaign.
-
-    Stage roles come from their position in the funnel, as in the default one: the
-    first stage is the click, the second the lead, the second to last the qualified
-    lead and the last the won deal. ``stages`` needs at least two names.
-    """
-    if len(stages) < 2:
-        raise ValueError("a funnel has at least two stages (click, lead)")
-    spend = funnel.spend_micros
+    """CPC, CPL, cost per qualified lead, CAC and ROMI of a campaign, as
+    funnelwatch.schemas.kpis defines them; ``stages`` needs at least two names."""
+    k = cost_kpis(stages, funnel.count, funnel.spend_micros, funnel.revenue_micros)
     return Kpis(
-        cpc_micros=ratio(spend, funnel.count(stages[0])),
-        cpl_micros=ratio(spend, funnel.count(stages[1])),
-        cost_per_qualified_micros=ratio(spend, funnel.count(stages[-2])),
-        cac_micros=ratio(spend, funnel.count(stages[-1])),
-        romi=ratio(funnel.revenue_micros - spend, spend),
+        cpc_micros=k["cpc"],
+        cpl_micros=k["cpl"],
+        cost_per_qualified_micros=k["cost_per_qualified"],
+        cac_micros=k["cac"],
+        romi=k["romi"],
     )
 
 
@@ -164,7 +154,8 @@ class Conversion:
 
     @property
     def rate(self) -> float | None:
-        return ratio(self.to_events, self.from_events)
+        rate: float | None = ratio(self.to_events, self.from_events)
+        return rate
 
 
 # One scan of the two windows needed, as minute-ordered arrays per series. The lower

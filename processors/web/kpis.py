@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from funnelwatch.demo.queries import ratio
+from funnelwatch.schemas import kpis as kpi_defs
 from funnelwatch.schemas.funnel import Funnel
+from funnelwatch.schemas.kpis import ratio
 
 from ..spend.sql import WindowSpend
 from .queries import SegmentCounts
@@ -30,22 +31,15 @@ def cost_kpis(
     revenue: int,
     same_currency: bool = True,
 ) -> dict[str, float | None]:
-    """CPC, CPL, cost per qualified lead, CAC (micros) and ROMI (fraction).
-
-    ``spend`` None (reports in several currencies): every KPI is None; ROMI also when
-    revenue and spend are not in the same currency (``same_currency``)."""
-    if spend is None:
-        return dict.fromkeys(COST_KPIS)
-    return {
-        "cpc_micros": ratio(spend, events.get(stages[0], 0)),
-        "cpl_micros": ratio(spend, events.get(stages[1], 0)),
-        "cost_per_qualified_micros": ratio(spend, events.get(stages[-2], 0)),
-        "cac_micros": ratio(spend, events.get(stages[-1], 0)),
-        "romi": ratio(revenue - spend, spend) if same_currency else None,
-    }
+    """CPC, CPL, cost per qualified lead, CAC (micros) and ROMI (fraction), as the API
+    names them (see funnelwatch.schemas.kpis)."""
+    by_name = kpi_defs.cost_kpis(stages, lambda s: events.get(s, 0), spend, revenue, same_currency)
+    return {API_NAMES[name]: value for name, value in by_name.items()}
 
 
-COST_KPIS = ("cpc_micros", "cpl_micros", "cost_per_qualified_micros", "cac_micros", "romi")
+#: the API's key of each KPI: money KPIs say their unit
+API_NAMES = {name: f"{name}_micros" for name in kpi_defs.COST_PER} | {kpi_defs.ROMI: kpi_defs.ROMI}
+COST_KPIS = tuple(API_NAMES.values())
 
 
 def spend_document(spend: WindowSpend, revenue_currency: str) -> dict[str, Any]:
