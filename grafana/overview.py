@@ -22,9 +22,11 @@ from .sql import (
     CLICK,
     KPI_NAMES,
     LEAD,
+    SPENT,
     STAGES,
     WHOLE_CAMPAIGN,
-    kpi_columns,
+    cost_columns,
+    count_columns,
     ratio,
 )
 
@@ -32,11 +34,22 @@ UID = "funnelwatch-campaign-overview"
 #: the "now" window of the attention table, compared with the rest of the range
 NOW_WINDOW_S = 3600
 
+# Money of all campaigns is summed only when they share one currency (else no spend).
 TOTALS = table(
     f"""
-SELECT {kpi_columns("kpi")}
-FROM kpi_minute FINAL
-WHERE {WHOLE_CAMPAIGN} AND $__timeFilter(minute)""",
+SELECT {", ".join(STAGES)}, spend, revenue,
+       {cost_columns()}
+FROM
+(
+    SELECT {count_columns("kpi")}, sum(revenue_micros) / 1000000 AS revenue
+    FROM kpi_minute FINAL
+    WHERE {WHOLE_CAMPAIGN} AND $__timeFilter(minute)
+) AS totals
+CROSS JOIN
+(
+    SELECT if(length(groupUniqArrayArray(currencies)) > 1, NULL, sum(spend_units)) AS spend
+    FROM ({SPENT})
+) AS spent""",
     *((name, NUMBER) for name in KPI_NAMES),
 )
 
@@ -48,17 +61,25 @@ SELECT campaign_id AS campaign, open_alerts,
        if(conversion_before > 0, conversion_now / conversion_before - 1, NULL) AS change,
        {", ".join(KPI_NAMES)}
 FROM (
-    SELECT campaign_id,
-           sumIf(events, stage = '{CLICK}' AND minute > $__toTime - {NOW_WINDOW_S}) AS clicks_now,
-           sumIf(events, stage = '{LEAD}' AND minute > $__toTime - {NOW_WINDOW_S}) AS leads_now,
-           sumIf(events, stage = '{CLICK}' AND minute <= $__toTime - {NOW_WINDOW_S})
-               AS clicks_before,
-           sumIf(events, stage = '{LEAD}' AND minute <= $__toTime - {NOW_WINDOW_S})
-               AS leads_before,
-           {kpi_columns("kpi")}
-    FROM kpi_minute FINAL
-    WHERE {WHOLE_CAMPAIGN} AND $__timeFilter(minute)
-    GROUP BY campaign_id
+    SELECT campaign_id, clicks_now, leads_now, clicks_before, leads_before,
+           {", ".join(STAGES)}, spend_units AS spend, revenue,
+           {cost_columns()}
+    FROM (
+        SELECT campaign_id,
+               sumIf(events, stage = '{CLICK}' AND minute > $__toTime - {NOW_WINDOW_S})
+                   AS clicks_now,
+               sumIf(events, stage = '{LEAD}' AND minute > $__toTime - {NOW_WINDOW_S})
+                   AS leads_now,
+               sumIf(events, stage = '{CLICK}' AND minute <= $__toTime - {NOW_WINDOW_S})
+                   AS clicks_before,
+               sumIf(events, stage = '{LEAD}' AND minute <= $__toTime - {NOW_WINDOW_S})
+                   AS leads_before,
+               {count_columns("kpi")}, sum(revenue_micros) / 1000000 AS revenue
+        FROM kpi_minute FINAL
+        WHERE {WHOLE_CAMPAIGN} AND $__timeFilter(minute)
+        GROUP BY campaign_id
+    ) AS counted
+    ANY LEFT JOIN ({SPENT}) AS spent USING campaign_id
 ) AS kpis
 ANY LEFT JOIN (
     SELECT campaign_id, count() AS open_alerts

@@ -12,6 +12,7 @@ Invariants (hard rules of the project):
 
 from __future__ import annotations
 
+from funnelwatch.processors.spend.sql import window_spend
 from funnelwatch.schemas import kpis as kpi_defs
 from funnelwatch.schemas.funnel import load_funnel
 from funnelwatch.schemas.kpis import cost_kpi_columns, sql_ratio
@@ -33,16 +34,35 @@ def stage_count(stage: str, source: str) -> str:
 
 
 def kpi_columns(source: str) -> str:
-    """Funnel counts, money (currency units) and cost KPIs of the rows aggregated."""
-    counts = [f"{stage_count(s, source)} AS {s}" for s in STAGES]
+    """Funnel counts, money (currency units) and cost KPIs of the rows aggregated, with
+    the clicks' own cost as spend (segments of the drill-down; see :data:`SPENT` for
+    the spend that counts per campaign)."""
     return ",\n       ".join(
         [
-            *counts,
+            count_columns(source),
             "sum(cost_micros) / 1000000 AS spend",
             "sum(revenue_micros) / 1000000 AS revenue",
-            *cost_kpi_columns(STAGES, lambda stage: stage, "spend", "revenue"),
+            cost_columns(),
         ]
     )
+
+
+def count_columns(source: str) -> str:
+    """Funnel counts of the rows aggregated, one column per stage."""
+    return ",\n       ".join(f"{stage_count(s, source)} AS {s}" for s in STAGES)
+
+
+def cost_columns() -> str:
+    """The cost KPIs of columns ``spend`` and ``revenue`` and the stage counts."""
+    return ",\n       ".join(cost_kpi_columns(STAGES, lambda stage: stage, "spend", "revenue"))
+
+
+#: the spend that counts of each campaign in the panel's range (currency units), from the
+#: one definition (funnelwatch.processors.spend.sql): campaign_id, spend_units, currencies
+SPENT = f"""
+    SELECT campaign_id, spend / 1000000 AS spend_units, currencies
+    FROM ({window_spend("campaign_id != ''", "toUInt32($__fromTime)", "toUInt32($__toTime)",
+                        f"'{STAGES[0]}'")})"""
 
 
 KPI_NAMES: tuple[str, ...] = (*STAGES, "spend", "revenue", *kpi_defs.NAMES)

@@ -21,8 +21,10 @@ The rules (the README's "Which cost counts" says the same to users):
 
 Invariants: every figure is an exact integer of micros (products stay inside Int64:
 ``spend_micros`` is bounded by MAX_SPEND_MICROS, periods by a day of minutes); the SQL
-runs on ClickHouse 18.16 and chDB alike (no CTEs, no window functions); values come in
-as parameters or as the caller's fixed expressions, never pasted.
+runs on ClickHouse 18.16 and chDB alike (no CTEs, no window functions, and no lambda
+that captures a column: 18.16 prunes such a column when a caller selects only some of
+the results); values come in as parameters or as the caller's fixed expressions, never
+pasted.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ def window_spend(campaigns: str, w0: str, w1: str, click_stage: str) -> str:
     reports), currencies (sorted), basis (clicks, reported, provisional or
     reported+provisional).
     """
-    recent = f"if(e > r_through - {RECENT_SECONDS}, x, 0)"
+    totals = _report_totals(campaigns, w0, w1)
     return f"""
 SELECT campaign_id,
        toInt64(sum(n)) AS clicks, toInt64(sum(c)) AS click_cost,
@@ -119,10 +121,7 @@ SELECT campaign_id,
        max(r_rs) AS rs, max(r_rk) AS rk,
        -- `if` evaluates both branches: the divisor must never be 0, even where unused
        greatest(rk, 1) AS rk1,
-       arraySum(arrayMap((m, x) -> if(m >= through, x, 0), groupArray(t), groupArray(n)))
-           AS clicks_after,
-       arraySum(arrayMap((m, x) -> if(m >= through, x, 0), groupArray(t), groupArray(c)))
-           AS cost_after,
+       toInt64(sumIf(n, after = 1)) AS clicks_after, toInt64(sumIf(c, after = 1)) AS cost_after,
        if(has_reports = 0, 0,
           if(rk > 0, clicks_after * intDiv(rs, rk1) + intDiv(clicks_after * modulo(rs, rk1), rk1),
              cost_after)) AS provisional,
@@ -133,30 +132,51 @@ SELECT campaign_id,
              'reported')) AS basis
 FROM
 (
-    SELECT campaign_id, toUInt8(1) AS has, max(ps + ns) AS r_through,
-           toInt64(sum({_share(w0, w1)})) AS r_reported,
-           groupArray(ps + ns) AS ends, groupArray(s) AS spends, groupArray(k) AS ks,
-           toInt64(arraySum(arrayMap((e, x) -> {recent}, ends, spends))) AS r_rs,
-           toInt64(arraySum(arrayMap((e, x) -> {recent}, ends, ks))) AS r_rk,
-           groupUniqArray(cur) AS r_currencies,
-           toInt64(0) AS t, toInt64(0) AS n, toInt64(0) AS c
-    FROM ({counted_reports(campaigns)})
-    GROUP BY campaign_id
+    SELECT campaign_id, has, r_through, r_reported, r_rs, r_rk, r_currencies,
+           toInt64(0) AS n, toInt64(0) AS c, toUInt8(0) AS after
+    FROM ({totals})
     UNION ALL
-    SELECT campaign_id, toUInt8(0), toInt64(0), toInt64(0), emptyArrayInt64(),
-           emptyArrayInt64(), emptyArrayInt64(), toInt64(0), toInt64(0), emptyArrayString(),
-           toInt64(m), toInt64(argMax(events, version)), toInt64(argMax(cost_micros, version))
+    SELECT campaign_id, toUInt8(0), toInt64(0), toInt64(0), toInt64(0), toInt64(0),
+           emptyArrayString(), n, c, toUInt8(j_has = 1 AND m >= j_through)
     FROM
     (
-        SELECT campaign_id, toUInt32(minute) AS m, events, cost_micros, version
-        FROM kpi_minute
-        WHERE {campaigns} AND dim = 'all' AND dim_value = 'all' AND stage = {click_stage}
-          AND minute >= toDateTime({w0}) AND minute < toDateTime({w1})
-    )
-    GROUP BY campaign_id, m
+        SELECT campaign_id, toInt64(m) AS m, toInt64(argMax(events, version)) AS n,
+               toInt64(argMax(cost_micros, version)) AS c
+        FROM
+        (
+            SELECT campaign_id, toUInt32(minute) AS m, events, cost_micros, version
+            FROM kpi_minute
+            WHERE {campaigns} AND dim = 'all' AND dim_value = 'all' AND stage = {click_stage}
+              AND minute >= toDateTime({w0}) AND minute < toDateTime({w1})
+        )
+        GROUP BY campaign_id, m
+    ) AS clicked
+    ANY LEFT JOIN
+    (
+        SELECT campaign_id, r_through AS j_through, has AS j_has FROM ({totals})
+    ) AS reported USING campaign_id
 )
 GROUP BY campaign_id
 ORDER BY campaign_id"""
+
+
+def _report_totals(campaigns: str, w0: str, w1: str) -> str:
+    """Per campaign with reports: has = 1, r_through (end of its last reported period),
+    r_reported (its reports' spend in [w0, w1)), r_rs and r_rk (spend and clicks of the
+    reports ending in the RECENT_SECONDS before r_through), r_currencies."""
+    counted = counted_reports(campaigns)
+    recent = f"ps + ns > c_through - {RECENT_SECONDS}"
+    return f"""
+    SELECT campaign_id, toUInt8(1) AS has, any(c_through) AS r_through,
+           toInt64(sum({_share(w0, w1)})) AS r_reported,
+           toInt64(sumIf(s, {recent})) AS r_rs, toInt64(sumIf(k, {recent})) AS r_rk,
+           groupUniqArray(cur) AS r_currencies
+    FROM ({counted}) AS reports
+    ANY LEFT JOIN
+    (
+        SELECT campaign_id, max(ps + ns) AS c_through FROM ({counted}) GROUP BY campaign_id
+    ) AS ends USING campaign_id
+    GROUP BY campaign_id"""
 
 
 @dataclass(frozen=True)
