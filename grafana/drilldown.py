@@ -11,11 +11,23 @@ of the binomial noise the detectors judge against).
 
 from __future__ import annotations
 
+from funnelwatch.processors.spend.sql import segment_share, window_spend
+
 from .board import Board, Part
 from .chquery import NUMBER, STRING, ClickHouseQuery, table, timeseries
 from .overview import ALERT_COLUMNS, alerts_table
 from .panels import query_variable, stat_panel, table_panel, ts_panel
-from .sql import BUCKET, CLICK, KPI_NAMES, LEAD, facts, kpi_columns, ratio
+from .sql import (
+    BUCKET,
+    CLICK,
+    KPI_NAMES,
+    LEAD,
+    STAGES,
+    cost_columns,
+    count_columns,
+    facts,
+    ratio,
+)
 
 UID = "funnelwatch-campaign-drilldown"
 BASELINE_S = 86400
@@ -57,11 +69,27 @@ ORDER BY campaign_id""",
     multi=False,
 )
 
+#: the campaign's spend that counts in the range, one row (micros)
+_CAMPAIGN_SPENT = f"""
+    SELECT spend AS c_spend, clicks AS c_clicks, has_reports AS c_has
+    FROM ({window_spend(CAMPAIGN, "toUInt32($__fromTime)", "toUInt32($__toTime)", f"'{CLICK}'")})"""
+#: a segment's part of it, by its clicks (currency units)
+_SEGMENT_SPEND = (
+    f"{segment_share('c_spend', 'seg_clicks', 'c_clicks', 'own_cost', 'c_has')} / 1000000"
+)
+
 SEGMENT_KPIS = table(
     f"""
-SELECT {kpi_columns("facts")}
-FROM ({facts("$__timeFilter(minute)")})
-WHERE counted = 1 AND {SEGMENT}""",
+SELECT {", ".join(STAGES)}, {_SEGMENT_SPEND} AS spend, revenue,
+       {cost_columns()}
+FROM
+(
+    SELECT {count_columns("facts")}, countIf(stage = '{CLICK}') AS seg_clicks,
+           sum(cost_micros) AS own_cost, sum(revenue_micros) / 1000000 AS revenue
+    FROM ({facts("$__timeFilter(minute)")})
+    WHERE counted = 1 AND {SEGMENT}
+) AS selected
+CROSS JOIN ({_CAMPAIGN_SPENT}) AS spent""",
     *((name, NUMBER) for name in KPI_NAMES),
 )
 
@@ -109,10 +137,18 @@ ORDER BY time""",
 def by_segment(dim: str) -> ClickHouseQuery:
     return table(
         f"""
-SELECT dim_value AS {dim}, {kpi_columns("kpi")}
-FROM kpi_minute FINAL
-WHERE {CAMPAIGN} AND dim = '{dim}' AND $__timeFilter(minute)
-GROUP BY dim_value
+SELECT {dim}, {", ".join(STAGES)}, {_SEGMENT_SPEND} AS spend, revenue,
+       {cost_columns()}
+FROM
+(
+    SELECT dim_value AS {dim}, {count_columns("kpi")},
+           sumIf(events, stage = '{CLICK}') AS seg_clicks, sum(cost_micros) AS own_cost,
+           sum(revenue_micros) / 1000000 AS revenue
+    FROM kpi_minute FINAL
+    WHERE {CAMPAIGN} AND dim = '{dim}' AND $__timeFilter(minute)
+    GROUP BY dim_value
+) AS segments
+CROSS JOIN ({_CAMPAIGN_SPENT}) AS spent
 ORDER BY spend DESC, {dim}""",
         (dim, STRING),
         *((name, NUMBER) for name in KPI_NAMES),

@@ -33,20 +33,6 @@ def stage_count(stage: str, source: str) -> str:
     return f"sumIf(events, stage = '{stage}')" if source == "kpi" else f"countIf(stage = '{stage}')"
 
 
-def kpi_columns(source: str) -> str:
-    """Funnel counts, money (currency units) and cost KPIs of the rows aggregated, with
-    the clicks' own cost as spend (segments of the drill-down; see :data:`SPENT` for
-    the spend that counts per campaign)."""
-    return ",\n       ".join(
-        [
-            count_columns(source),
-            "sum(cost_micros) / 1000000 AS spend",
-            "sum(revenue_micros) / 1000000 AS revenue",
-            cost_columns(),
-        ]
-    )
-
-
 def count_columns(source: str) -> str:
     """Funnel counts of the rows aggregated, one column per stage."""
     return ",\n       ".join(f"{stage_count(s, source)} AS {s}" for s in STAGES)
@@ -61,8 +47,11 @@ def cost_columns() -> str:
 #: one definition (funnelwatch.processors.spend.sql): campaign_id, spend_units, currencies
 SPENT = f"""
     SELECT campaign_id, spend / 1000000 AS spend_units, currencies
-    FROM ({window_spend("campaign_id != ''", "toUInt32($__fromTime)", "toUInt32($__toTime)",
-                        f"'{STAGES[0]}'")})"""
+    FROM ({
+    window_spend(
+        "campaign_id != ''", "toUInt32($__fromTime)", "toUInt32($__toTime)", f"'{STAGES[0]}'"
+    )
+})"""
 
 
 KPI_NAMES: tuple[str, ...] = (*STAGES, "spend", "revenue", *kpi_defs.NAMES)

@@ -160,6 +160,17 @@ GROUP BY campaign_id
 ORDER BY campaign_id"""
 
 
+def segment_share(
+    campaign_spend: str, segment_clicks: str, campaign_clicks: str, own_cost: str, has: str
+) -> str:
+    """SQL of a segment's part of its campaign's spend: as :meth:`WindowSpend.segment_spend`
+    (a test holds the two equal); the arguments are SQL expressions."""
+    return (
+        f"if({has} = 1, intDiv({campaign_spend} * {segment_clicks}, "
+        f"greatest({campaign_clicks}, 1)), {own_cost})"
+    )
+
+
 def _report_totals(campaigns: str, w0: str, w1: str) -> str:
     """Per campaign with reports: has = 1, r_through (end of its last reported period),
     r_reported (its reports' spend in [w0, w1)), r_rs and r_rk (spend and clicks of the

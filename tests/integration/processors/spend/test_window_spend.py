@@ -136,3 +136,24 @@ def test_the_spend_of_random_windows_equals_the_oracle(clickhouse_url: str) -> N
     finally:
         client.close()
         drop_database(clickhouse_url, "spend_windows")
+
+
+def test_a_segments_part_in_sql_equals_the_python_definition(clickhouse_url: str) -> None:
+    from funnelwatch.clickhouse import connect
+    from funnelwatch.processors.spend.sql import WindowSpend, segment_share
+
+    rng = random.Random(3)
+    client = connect(clickhouse_url)
+    try:
+        for _ in range(30):
+            has = rng.random() < 0.7
+            clicks = rng.choice((0, rng.randrange(1, 10**6)))
+            seg = rng.randrange(0, clicks + 1)
+            spend, own = rng.randrange(10**12), rng.randrange(10**9)
+            row = WindowSpend("A", clicks, 0, has, None, 0, 0, spend, (), "reported")
+            sql = segment_share("%(spend)s", "%(seg)s", "%(clicks)s", "%(own)s", "%(has)s")
+            params = {"spend": spend, "seg": seg, "clicks": clicks, "own": own, "has": int(has)}
+            (got,) = client.execute(f"SELECT toInt64({sql})", params)[0]
+            assert int(str(got)) == row.segment_spend(seg, own)
+    finally:
+        client.close()
