@@ -465,6 +465,22 @@ class Settings(BaseSettings):
             "the ingest)."
         ),
     )
+    cohort_maturity_hours: dict[str, float] = Field(
+        {"contacted": 24.0, "qualified": 168.0, "won": 720.0, "lost": 720.0},
+        description=(
+            "A cohort's lead is old enough (mature) for a stage this many hours after its "
+            "lead time (JSON object per stage and outcome; a stage not named takes the "
+            "longest named): the cohorts API's maturity share."
+        ),
+    )
+
+    @field_validator("cohort_maturity_hours")
+    @classmethod
+    def _maturities_are_durations(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(k for k, v in value.items() if not 0 <= v < float("inf"))
+        if bad:
+            raise ValueError(f"maturities must be finite hours >= 0: {', '.join(bad)}")
+        return value
 
     @field_validator("clickhouse_url")
     @classmethod

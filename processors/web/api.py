@@ -28,6 +28,7 @@ from funnelwatch.processors.bid_advisor import BidAdvisor
 from . import queries
 from .access import Denied, Role, client_address, require_pages
 from .board import board_html
+from .cohorts import register_cohorts
 from .crm import register_crm
 from .ingest import (
     ENDPOINTS,
@@ -338,5 +339,6 @@ def register_web(pipeline: Pipeline) -> None:
                 None,
             )
 
+    register_cohorts(pipeline, api_page, guarded)  # GET /api/campaigns/{id}/cohorts
     register_crm(pipeline)  # POST /ingest/crm/<provider> (processors/web/crm.py)
     register_site(pipeline)  # GET /t.js, POST /collect (processors/web/site.py)

@@ -14,6 +14,7 @@ from typing import Any
 from funnelwatch.schemas.contracts import json_schema
 from funnelwatch.schemas.events import EVENT_TYPES
 
+from .cohorts import DEFAULT_DAYS, DEFAULT_WITHIN_MINUTES, MAX_DAYS, MAX_WITHIN_MINUTES, PERIODS
 from .ingest import ENDPOINTS
 from .kpis import SEGMENT_DIMS, WINDOWS
 from .landing import BODY_FIELDS, CLICK_ID_CHANNELS, MAX_VALUE_CHARS, SNIPPET_CLICK_ID_TYPE
@@ -125,6 +126,74 @@ _SPEND = {
         "error": {"type": ["string", "null"]},
     },
     "required": ["currency", "spend_micros", "basis", "provisional"],
+}
+_SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+_COHORT = {
+    "type": "object",
+    "description": "The leads of one campaign (and segment value) first seen on one UTC "
+    "day, followed up to the watermark.",
+    "properties": {
+        "cohort_start": {"type": "integer", "description": "epoch s, a UTC midnight"},
+        "cohort_end": {"type": "integer", "description": "exclusive, epoch s"},
+        "open": {"type": "boolean", "description": "the day is not over at the watermark"},
+        "dim": {"type": "string"},
+        "value": {"type": "string"},
+        "counts": {
+            "type": "object",
+            "description": "the cohort's leads, and of them those that reached each later "
+            "stage (through it or a deeper one) or outcome",
+            "additionalProperties": {"type": "integer"},
+        },
+        "conversions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "from_stage": {"type": "string"},
+                    "to_stage": {"type": "string"},
+                    "from_leads": {"type": "integer"},
+                    "to_leads": {"type": "integer"},
+                    "rate": _SHARE,
+                },
+            },
+        },
+        "maturity": {
+            "type": "object",
+            "description": "per stage, the share of the cohort's leads old enough for it "
+            "(FUNNELWATCH_COHORT_MATURITY_HOURS after their lead time)",
+            "additionalProperties": _SHARE,
+        },
+        "revenue_micros": {"type": "integer"},
+        "spend": {**_SPEND, "description": "the campaign's spend of the cohort's day"},
+        "spend_micros": {
+            "type": ["integer", "null"],
+            "description": "the cohort's cost: the day's spend, for a segment its part by "
+            "clicks; null when the campaign's reports are in several currencies",
+        },
+        "kpis": {
+            "type": "object",
+            "properties": {
+                k: _NULLABLE_NUMBER
+                for k in ("cpl_micros", "cost_per_qualified_micros", "cac_micros", "romi")
+            },
+        },
+        "speed_to_lead": {
+            "type": "object",
+            "description": "minutes from the lead time to the first contact; median and "
+            "p90 are nearest-rank (actual delays of leads)",
+            "properties": {
+                "median_minutes": _NULLABLE_NUMBER,
+                "p90_minutes": _NULLABLE_NUMBER,
+                "contacted": {"type": "integer"},
+                "judged_leads": {
+                    "type": "integer",
+                    "description": "leads older than within minutes at the watermark",
+                },
+                "uncontacted_after_within": {"type": "integer"},
+                "uncontacted_after_within_share": _SHARE,
+            },
+        },
+    },
 }
 _ALERT = {
     "type": "object",
@@ -422,6 +491,71 @@ def openapi_document() -> dict[str, Any]:
                     "in": "query",
                     "required": False,
                     "schema": {"type": "integer", "minimum": 1, "maximum": 48, "default": 3},
+                },
+            ],
+            not_found,
+        ),
+        "/api/campaigns/{campaign_id}/cohorts": _get(
+            "Cohorts: leads by the day they were first seen, the stages they reached since, "
+            "their cost, revenue and speed to lead",
+            "campaign_cohorts",
+            {
+                "type": "object",
+                "properties": {
+                    "view": {"type": "string", "const": "cohort"},
+                    "description": {"type": "string"},
+                    "campaign_id": {"type": "string"},
+                    "period": {"type": "string"},
+                    "days": {"type": "integer"},
+                    "by": {"type": "string"},
+                    "within_minutes": {"type": "integer"},
+                    "watermark": {"type": "integer"},
+                    "maturity_hours": {
+                        "type": "object",
+                        "additionalProperties": {"type": "number"},
+                    },
+                    "cohorts": {"type": "array", "items": _COHORT},
+                },
+            },
+            [
+                _CAMPAIGN_ID,
+                {
+                    "name": "period",
+                    "in": "query",
+                    "required": False,
+                    "description": "cohort period (a UTC day)",
+                    "schema": {"type": "string", "enum": list(PERIODS), "default": "day"},
+                },
+                {
+                    "name": "days",
+                    "in": "query",
+                    "required": False,
+                    "description": "cohorts of this many days, ending with the watermark's",
+                    "schema": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_DAYS,
+                        "default": DEFAULT_DAYS,
+                    },
+                },
+                {
+                    "name": "by",
+                    "in": "query",
+                    "required": False,
+                    "description": "segment dimension of the leads (default all)",
+                    "schema": {"type": "string", "enum": list(SEGMENT_DIMS), "default": "all"},
+                },
+                {
+                    "name": "within",
+                    "in": "query",
+                    "required": False,
+                    "description": "speed-to-lead threshold, minutes",
+                    "schema": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_WITHIN_MINUTES,
+                        "default": DEFAULT_WITHIN_MINUTES,
+                    },
                 },
             ],
             not_found,

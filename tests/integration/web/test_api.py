@@ -249,6 +249,7 @@ def test_openapi_describes_every_route(stack: Stack) -> None:
         "/api/campaigns/{campaign_id}/kpis",
         "/api/campaigns/{campaign_id}/conversions",
         "/api/campaigns/{campaign_id}/bid",
+        "/api/campaigns/{campaign_id}/cohorts",
         "/ingest/clicks",
         "/ingest/forms",
         "/ingest/crm",
