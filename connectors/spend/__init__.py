@@ -1,15 +1,17 @@
-"""Ad-platform spend reports (Google Ads, Meta Ads, Yandex Direct exports) -> ad_spend events.
+"""Ad-platform spend reports (Google Ads, Meta Ads, Microsoft Advertising, Yandex Direct
+exports) -> ad_spend events.
 
 ``funnelwatch spend import FILE --format NAME`` reads a report file as the platform
 exports it and produces one :class:`~funnelwatch.schemas.events.AdSpend` per campaign /
 ad group / ad and hour or day to the ``ad-spend`` topic.
 
 Modules: :mod:`.table` reads the file (encoding, delimiter, title and header lines) for
-all three parsers, :mod:`.cells` parses the values (amounts into exact micros),
+every parser, :mod:`.cells` parses the values (amounts into exact micros),
 :mod:`.periods` turns the account's days and hours into UTC periods; one module per
-platform (:mod:`.google_ads`, :mod:`.meta_ads`, :mod:`.yandex_direct`) maps its columns to
-:class:`~.model.SpendRow`; :mod:`.events` validates every row into an event against the
-contract, :mod:`.importer` ties a file to its events, :mod:`.produce` sends them.
+platform (:mod:`.google_ads`, :mod:`.meta_ads`, :mod:`.microsoft_ads`,
+:mod:`.yandex_direct`) maps its columns to :class:`~.model.SpendRow`; :mod:`.events`
+validates every row into an event against the contract, :mod:`.importer` ties a file to
+its events, :mod:`.produce` sends them.
 
 Invariant: a file is imported whole or not at all: every row is parsed and validated
 before the first record is produced, and any bad row fails the file with one
@@ -17,4 +19,4 @@ before the first record is produced, and any bad row fails the file with one
 """
 
 #: the ``--format`` names, which are also the events' ``platform`` values
-FORMAT_NAMES = ("google_ads", "meta_ads", "yandex_direct")
+FORMAT_NAMES = ("google_ads", "meta_ads", "microsoft_ads", "yandex_direct")

@@ -96,7 +96,7 @@ def count(text: str, zero: Collection[str] = ()) -> int:
 def identifier(text: str, zero: Collection[str] = ()) -> str:
     """A platform's numeric id ("" for the zero markers: the row is not that specific).
 
-    Digits only: the three platforms' ids are decimal numbers, and a file that went
+    Digits only: the platforms' ids are decimal numbers, and a file that went
     through a spreadsheet may hold "1.20208E+17" in their place, which must not become a
     different campaign."""
     if text in zero:
@@ -109,7 +109,7 @@ def identifier(text: str, zero: Collection[str] = ()) -> str:
 
 
 def day(text: str) -> date:
-    """A calendar date as YYYY-MM-DD, the form all three exports use."""
+    """A calendar date as YYYY-MM-DD, the form the exports use for a day."""
     if not _DATE.fullmatch(text):
         raise CellError(f"{quoted(text)} is not a date (YYYY-MM-DD)")
     try:

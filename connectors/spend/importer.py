@@ -22,7 +22,7 @@ from pathlib import Path
 from funnelwatch.schemas.contracts import Limits, to_json_dict
 from funnelwatch.schemas.events import AdSpend
 
-from . import FORMAT_NAMES, google_ads, meta_ads, yandex_direct
+from . import FORMAT_NAMES, google_ads, meta_ads, microsoft_ads, yandex_direct
 from .cells import units
 from .events import iso, to_events
 from .model import ImportOptions, SpendFileError, SpendRow
@@ -42,7 +42,8 @@ class Format:
 
 
 FORMATS = {
-    m.PLATFORM: Format(m.PLATFORM, m.LAYOUT, m.parse) for m in (google_ads, meta_ads, yandex_direct)
+    m.PLATFORM: Format(m.PLATFORM, m.LAYOUT, m.parse)
+    for m in (google_ads, meta_ads, microsoft_ads, yandex_direct)
 }
 assert tuple(FORMATS) == FORMAT_NAMES, "FORMAT_NAMES lists the formats the CLI offers"
 

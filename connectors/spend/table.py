@@ -1,5 +1,5 @@
 """Reading a platform's export into a header and rows of named cells: the one reader the
-three parsers share.
+platform parsers share.
 
 Invariants:
 - the bytes are decoded once and strictly: by their byte order mark (UTF-8, UTF-16 LE or
@@ -9,7 +9,9 @@ Invariants:
   (ties go to the tab: no platform writes a tab inside a comma-separated cell);
 - the header is the first of the first :data:`HEADER_SEARCH_ROWS` rows holding at least
   two column names the format knows, so title lines above it (Google Ads' report name
-  and date range, Yandex Direct's report name line) are skipped whatever they say;
+  and date range, Yandex Direct's report name line, Microsoft Advertising's preamble of
+  up to nine lines and a blank one) are never taken for data; the non-blank ones are kept
+  as the table's ``preamble`` for the formats that read them;
 - a row's number is the row a spreadsheet shows for it: the file's 1-based record number,
   title and blank lines included (it is the file's line number unless a quoted cell
   spans lines);
@@ -31,7 +33,7 @@ from .model import SpendFileError
 
 T = TypeVar("T")
 
-HEADER_SEARCH_ROWS = 10
+HEADER_SEARCH_ROWS = 20
 _DELIMITERS = ("\t", ",")
 
 
@@ -90,6 +92,9 @@ class Table:
     header_row: int
     header: tuple[str, ...]
     rows: tuple[Row, ...]
+    #: (row number, text) of each non-blank line above the header, its cells joined by
+    #: the delimiter: the report's title lines
+    preamble: tuple[tuple[int, str], ...] = ()
 
     def find(self, *names: str) -> str | None:
         """The header's spelling of the first of ``names`` it has, else None."""
@@ -173,12 +178,12 @@ def _header_at(records: list[list[str]], layout: Layout) -> tuple[int, int] | No
 def read_table(data: bytes, file: str, layout: Layout) -> Table:
     """The header and data rows of a report file, or the file's error."""
     text = decode(data, file)
-    best: tuple[int, list[list[str]], int] | None = None
+    best: tuple[int, list[list[str]], int, str] | None = None
     for delimiter in _DELIMITERS:
         records = _records(text, delimiter, file)
         found = _header_at(records, layout)
         if found is not None and (best is None or found[1] > best[2]):
-            best = (found[0], records, found[1])
+            best = (found[0], records, found[1], delimiter)
     if best is None:
         examples = ", ".join(f'"{c}"' for c in layout.examples)
         raise SpendFileError(
@@ -186,7 +191,12 @@ def read_table(data: bytes, file: str, layout: Layout) -> Table:
             f"no header row: none of the first {HEADER_SEARCH_ROWS} rows names the "
             f"columns of this format (such as {examples}); is --format right?",
         )
-    index, records, _ = best
+    index, records, _, delimiter = best
+    preamble = tuple(
+        (number, delimiter.join(record).strip())
+        for number, record in enumerate(records[:index], start=1)
+        if any(record)
+    )
     header = tuple(records[index])
     first_of: dict[str, int] = {}
     for position, name in enumerate(header):
@@ -203,4 +213,4 @@ def read_table(data: bytes, file: str, layout: Layout) -> Table:
             )
         padded = record + [""] * (len(header) - len(record))
         rows.append(Row(file, number, {n: padded[p] for n, p in first_of.items()}))
-    return Table(file, index + 1, header, tuple(rows))
+    return Table(file, index + 1, header, tuple(rows), preamble)

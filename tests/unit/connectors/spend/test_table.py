@@ -89,3 +89,12 @@ def test_a_row_longer_than_the_header_is_refused() -> None:
 def test_what_is_not_text_is_refused(data: bytes, message: str) -> None:
     with pytest.raises(SpendFileError, match=rf"^r\.csv: {message}"):
         read_table(data, "r.csv", LAYOUT)
+
+
+def test_the_lines_above_the_header_are_kept_as_the_preamble() -> None:
+    # Microsoft Advertising's preamble: nine lines and a blank one above the header
+    title = "".join(f'"Line {n}: value, {n}"\n' for n in range(1, 10)) + "\n"
+    table = read_table(f"{title}Campaign ID,Day,Cost\n1,2025-06-02,1\n".encode(), "r.csv", LAYOUT)
+    assert table.header_row == 11
+    assert table.preamble == tuple((n, f"Line {n}: value, {n}") for n in range(1, 10))
+    assert [r.number for r in table.rows] == [12]
