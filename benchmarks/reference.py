@@ -12,7 +12,9 @@ What it does with every record of the three source topics, exactly as the worker
   which attributes the lead, and its earliest CRM event of each stage; duplicates
   (same ``event_id``) count once;
 - aggregate ``kpi_minute`` rows in memory (minute x campaign x dim x dim_value x stage:
-  events, cost, revenue; dims as in :mod:`funnelwatch.processors.rollup.recompute`),
+  events, cost, revenue; the configured segment dimensions of
+  :mod:`funnelwatch.schemas.segments`, clicks under the click dimensions, leads under
+  all; no top-N cut: the yardstick counts every value apart),
   write the rows each poll touched to ClickHouse (same schema, ``insert_columns``, one
   fresh version per write), then commit the poll's offsets;
 - at the end of a phase, the same rolling-conversion recompute the roller runs
@@ -46,27 +48,17 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from funnelwatch.clickhouse import ClickHouse, connect
-from funnelwatch.processors.attribution.rules import (
-    NO_LEAD,
-    RANKS,
-    Attribution,
-    Segment,
-    attribute_form,
-    by_click,
-    click_segment,
-)
-from funnelwatch.processors.rollup.recompute import DIMENSIONS, recompute_rolling
+from funnelwatch.processors.attribution.rules import RANKS, Attribution, Segment, Segmenter
+from funnelwatch.processors.rollup.recompute import recompute_rolling
 from funnelwatch.processors.rollup.versions import new_version
 from funnelwatch.processors.source.deadletter import dead_letter_headers
 from funnelwatch.schemas.contracts import InvalidEvent, Limits
 from funnelwatch.schemas.decode import EventDecoder, event_ms
 from funnelwatch.schemas.funnel import Funnel, load_funnel
 from funnelwatch.schemas.migrate import migrate
+from funnelwatch.schemas.segments import ALL, load_segments
 from funnelwatch.settings import Settings, load_settings
 from funnelwatch.streams.catalogue import catalogue
-
-# the dimensions, in the order _add spreads a segment over them
-assert DIMENSIONS == ("all", "channel", "ad_group", "device", "geo"), DIMENSIONS
 
 #: (minute, campaign_id, dim, dim_value, stage)
 KpiKey = tuple[int, str, str, str, str]
@@ -147,14 +139,18 @@ class ReferenceLoop:
         self.lead_stage = self.funnel.stage_names[1]
         self.stage_for_status = self.funnel.stage_for_status
         self.decoder = EventDecoder(limits_from(config.settings))
+        self.segmenter = Segmenter(load_segments(config.settings.segments_file))
+        self.click_dims = (ALL, *self.segmenter.click_names)
+        self.lead_dims = (ALL, *self.segmenter.names)
         self.tps = [TopicPartition(t, p) for t in self.sources for p in range(config.partitions)]
         # join state and aggregates, all in memory
-        self.clicks: dict[str, tuple[tuple[str, str, str, str, str], str]] = {}
+        #: click_id -> ((campaign, *click values), event_id)
+        self.clicks: dict[str, tuple[tuple[str, ...], str]] = {}
         self.extra_click_ids: set[str] = set()  # event ids of a second click with one click_id
         self.waiting: dict[str, list[tuple[str, str]]] = {}  # click_id -> (lead, form event)
         self.leads: dict[str, Lead] = {}
         self.kpi: dict[KpiKey, list[int]] = {}
-        self._segments: dict[tuple[str, str, str, str, str], tuple[str, str, str, str, str]] = {}
+        self._segments: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._attributions: dict[Attribution, Attribution] = {}
         # per poll
         self._touched: set[KpiKey] = set()
@@ -336,13 +332,20 @@ class ReferenceLoop:
     # ---- attribution and aggregation -----------------------------------------------
 
     def _add(
-        self, minute: int, stage: str, seg: tuple[str, ...], events: int, cost: int, revenue: int
+        self,
+        minute: int,
+        stage: str,
+        campaign: str,
+        dims: tuple[str, ...],
+        values: tuple[str, ...],
+        events: int,
+        cost: int,
+        revenue: int,
     ) -> None:
-        """Count one event (or take it back: events -1) in its five kpi_minute rows."""
-        campaign = seg[0]
+        """Count one event (or take it back: events -1) in its kpi_minute row of each of
+        ``dims`` ("all" first, its value "all")."""
         kpi, touched = self.kpi, self._touched
-        for dim, value in (("all", "all"), ("channel", seg[1]), ("ad_group", seg[2]),
-                           ("device", seg[3]), ("geo", seg[4])):  # fmt: skip
+        for dim, value in zip(dims, (ALL, *values), strict=True):
             key = (minute, campaign, dim, value, stage)
             row = kpi.get(key)
             if row is None:
@@ -361,28 +364,31 @@ class ReferenceLoop:
             self.extra_click_ids.add(event_id)  # another click event with this click_id
             seg = known[0]
         else:
-            seg = click_segment(event)
+            seg = self.segmenter.click_key(event)
             seg = self._segments.setdefault(seg, seg)
             self.clicks[click_id] = (seg, event_id)
         minute = event_ms(event) // 60_000 * 60
-        self._add(minute, self.click_stage, seg, 1, event.cost_micros, 0)
+        self._add(
+            minute, self.click_stage, seg[0], self.click_dims, seg[1:], 1, event.cost_micros, 0
+        )
         waiting = self.waiting.pop(click_id, None)
         if waiting:
-            attr = self._attribution(by_click(Segment(*seg)))
+            click = Segment(seg[0], seg[1:])
             for lead_id, form_id in waiting:
                 lead = self.leads[lead_id]
                 form = lead.form
                 # only the lead's earliest form attributes it; a later one never will
                 if form is not None and form[1] == form_id and RANKS[form[2].method] < _CLICK_RANK:
                     self._touch(lead_id, lead)
+                    # a form without its click carries its own values (utm or none)
+                    attr = self._attribution(self.segmenter.by_click(click, form[2].values))
                     lead.form = (form[0], form[1], attr, form[3])
 
     def _form(self, event: Any) -> None:
         lead_id, event_id, click_id = event.lead_id, event.event_id, event.click_id or ""
         known = self.clicks.get(click_id) if click_id else None
-        attr = self._attribution(
-            by_click(Segment(*known[0])) if known is not None else attribute_form(event, None)
-        )
+        click = Segment(known[0][0], known[0][1:]) if known is not None else None
+        attr = self._attribution(self.segmenter.attribute_form(event, click))
         lead = self.leads.get(lead_id)
         if lead is None:
             lead = self.leads[lead_id] = Lead()
@@ -426,7 +432,7 @@ class ReferenceLoop:
 
     def _contributions(self, lead: Lead) -> list[Contribution]:
         form = lead.form
-        attr = NO_LEAD if form is None else form[2]
+        attr = self.segmenter.no_lead if form is None else form[2]
         out: list[Contribution] = []
         if form is not None:
             out.append((form[0] // 60_000 * 60, self.lead_stage, attr, 0))
@@ -437,15 +443,15 @@ class ReferenceLoop:
 
     def _settle_leads(self) -> None:
         """Move the KPIs of every lead this poll changed from its old facts to its new."""
-        leads, add = self.leads, self._add
+        leads, add, dims = self.leads, self._add, self.lead_dims
         for lead_id, before in self._before.items():
             after = self._contributions(leads[lead_id])
             if after == before:
                 continue
             for minute, stage, attr, revenue in before:
-                add(minute, stage, attr, -1, 0, -revenue)
+                add(minute, stage, attr.campaign_id, dims, attr.values, -1, 0, -revenue)
             for minute, stage, attr, revenue in after:
-                add(minute, stage, attr, 1, 0, revenue)
+                add(minute, stage, attr.campaign_id, dims, attr.values, 1, 0, revenue)
         self._before = {}
 
     def _rows(self) -> dict[str, list[Any]] | None:

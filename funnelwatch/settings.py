@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     funnel_file: Path | None = Field(
         None, description="YAML funnel definition; empty: the built-in click→…→won funnel."
     )
+    segments_file: Path | None = Field(
+        None,
+        description="YAML segment dimensions (each names the click or form attribute it "
+        "comes from, and its top N); empty: the built-in channel, ad group, device, geo, "
+        "form type and landing page.",
+    )
     click_horizon_days: float = Field(
         30,
         gt=0,

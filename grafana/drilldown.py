@@ -1,20 +1,28 @@
-"""The *Campaign drill-down* board: one campaign, narrowed by channel, ad group and device.
+"""The *Campaign drill-down* board: one campaign, narrowed to values of one dimension.
 
-Variables: ``campaign`` (one), ``channel``, ``ad_group``, ``device`` (several, or All).
-The panels filtered by all four read funnel_facts (newest version of each fact), since
-kpi_minute holds one dimension per segment; the "by segment" tables read kpi_minute.
-Conversion against baseline: the click → lead conversion per interval, the baseline
-being the conversion of the 24 hours before the range, and the band baseline ± 3
-binomial standard deviations for the clicks of the interval (the normal approximation
-of the binomial noise the detectors judge against).
+Variables: ``campaign`` (one), ``dimension`` (one of the configured segment dimensions,
+or ``all``: the campaign as a whole) and ``value`` (one or several of its values), all
+read from the data, so the board follows the configured segment set with no rebuild.
+The panels narrowed by dimension and value read funnel_facts (newest version of each
+fact: a fact's own value, before any top-N cut, so ``(other)`` is not offered as a
+value); the "by dimension" table reads kpi_minute, where values past a dimension's top
+N count as ``(other)``. A segment's spend is its part of the campaign's by clicks; a
+dimension no click is counted under in the range (a lead-level one: form type, landing
+page) has no spend (NULL). Conversion against baseline: the click → lead conversion per
+interval, the baseline being the conversion of the 24 hours before the range, and the
+band baseline ± 3 binomial standard deviations for the clicks of the interval (the
+normal approximation of the binomial noise the detectors judge against).
 """
 
 from __future__ import annotations
 
+from funnelwatch.processors.attribution.facts import segment_value_sql
+from funnelwatch.processors.attribution.rules import UNKNOWN
 from funnelwatch.processors.spend.sql import segment_share, window_spend
+from funnelwatch.schemas.segments import ALL, OTHER
 
-from .board import Board, Part
-from .chquery import NUMBER, STRING, ClickHouseQuery, table, timeseries
+from .board import Board
+from .chquery import NUMBER, STRING, table, timeseries
 from .overview import ALERT_COLUMNS, alerts_table
 from .panels import query_variable, stat_panel, table_panel, ts_panel
 from .sql import (
@@ -33,27 +41,44 @@ UID = "funnelwatch-campaign-drilldown"
 BASELINE_S = 86400
 BAND_SIGMAS = 3
 CAMPAIGN = "campaign_id = ${campaign:sqlstring}"
+DIMENSION = "${dimension:sqlstring}"
 SEGMENT = (
-    f"{CAMPAIGN} AND channel IN (${{channel:sqlstring}}) "
-    "AND ad_group_id IN (${ad_group:sqlstring}) AND device IN (${device:sqlstring})"
+    f"{CAMPAIGN} AND ({DIMENSION} = '{ALL}' OR "
+    f"{segment_value_sql(DIMENSION, repr(UNKNOWN))} IN (${{value:sqlstring}}))"
 )
+#: 1 when clicks are counted under the dimension in the range (it shares the spend)
+_BY_CLICKS = f"""(
+    SELECT count() > 0 FROM kpi_minute
+    WHERE {CAMPAIGN} AND dim = {DIMENSION} AND stage = '{CLICK}' AND $__timeFilter(minute))"""
 
-
-def _segment_values(dim: str) -> Part:
-    return query_variable(
-        dim,
-        dim.replace("_", " "),
-        table(
-            f"""
+DIMENSION_VARIABLE = query_variable(
+    "dimension",
+    "dimension",
+    table(
+        f"""
+SELECT DISTINCT dim
+FROM kpi_minute
+WHERE {CAMPAIGN} AND $__timeFilter(minute)
+ORDER BY dim != '{ALL}', dim""",
+        ("dim", STRING),
+    ),
+    multi=False,
+    sort=False,
+)
+VALUE_VARIABLE = query_variable(
+    "value",
+    "value",
+    table(
+        f"""
 SELECT DISTINCT dim_value
 FROM kpi_minute
-WHERE {CAMPAIGN} AND dim = '{dim}' AND $__timeFilter(minute)
+WHERE {CAMPAIGN} AND dim = {DIMENSION} AND dim_value != '{OTHER}' AND $__timeFilter(minute)
 ORDER BY dim_value""",
-            ("dim_value", STRING),
-        ),
-        multi=True,
-    )
-
+        ("dim_value", STRING),
+    ),
+    multi=True,
+    include_all=False,
+)
 
 CAMPAIGN_VARIABLE = query_variable(
     "campaign",
@@ -75,7 +100,8 @@ _CAMPAIGN_SPENT = f"""
     FROM ({window_spend(CAMPAIGN, "toUInt32($__fromTime)", "toUInt32($__toTime)", f"'{CLICK}'")})"""
 #: a segment's part of it, by its clicks (currency units)
 _SEGMENT_SPEND = (
-    f"{segment_share('c_spend', 'seg_clicks', 'c_clicks', 'own_cost', 'c_has')} / 1000000"
+    f"if({_BY_CLICKS}, "
+    f"{segment_share('c_spend', 'seg_clicks', 'c_clicks', 'own_cost', 'c_has')} / 1000000, NULL)"
 )
 
 SEGMENT_KPIS = table(
@@ -134,25 +160,24 @@ ORDER BY time""",
 )
 
 
-def by_segment(dim: str) -> ClickHouseQuery:
-    return table(
-        f"""
-SELECT {dim}, {", ".join(STAGES)}, {_SEGMENT_SPEND} AS spend, revenue,
+BY_DIMENSION = table(
+    f"""
+SELECT value, {", ".join(STAGES)}, {_SEGMENT_SPEND} AS spend, revenue,
        {cost_columns()}
 FROM
 (
-    SELECT dim_value AS {dim}, {count_columns("kpi")},
+    SELECT dim_value AS value, {count_columns("kpi")},
            sumIf(events, stage = '{CLICK}') AS seg_clicks, sum(cost_micros) AS own_cost,
            sum(revenue_micros) / 1000000 AS revenue
     FROM kpi_minute FINAL
-    WHERE {CAMPAIGN} AND dim = '{dim}' AND $__timeFilter(minute)
+    WHERE {CAMPAIGN} AND dim = {DIMENSION} AND $__timeFilter(minute)
     GROUP BY dim_value
 ) AS segments
 CROSS JOIN ({_CAMPAIGN_SPENT}) AS spent
-ORDER BY spend DESC, {dim}""",
-        (dim, STRING),
-        *((name, NUMBER) for name in KPI_NAMES),
-    )
+ORDER BY {STAGES[0]} DESC, {STAGES[1]} DESC, value""",
+    ("value", STRING),
+    *((name, NUMBER) for name in KPI_NAMES),
+)
 
 
 def board() -> Board:
@@ -162,7 +187,7 @@ def board() -> Board:
             SEGMENT_KPIS,
             w=24,
             description="Counted events per stage, spend, revenue and cost KPIs of the "
-            "campaign narrowed by channel, ad group and device.",
+            "campaign narrowed to the chosen values of the chosen dimension.",
         ),
         ts_panel(
             "Click → lead conversion against baseline",
@@ -172,10 +197,14 @@ def board() -> Board:
             f"± {BAND_SIGMAS} binomial standard deviations for the interval's clicks.",
         ),
         ts_panel("Events per stage", EVENTS_PER_STAGE),
-        table_panel("KPIs by channel", by_segment("channel"), h=6),
-        table_panel("KPIs by ad group", by_segment("ad_group"), h=8),
-        table_panel("KPIs by device", by_segment("device"), h=6),
-        table_panel("KPIs by geo", by_segment("geo"), h=8),
+        table_panel(
+            "KPIs by $dimension",
+            BY_DIMENSION,
+            h=10,
+            description="Every value of the chosen dimension in the range; values past "
+            "its top N per minute count as (other). Spend: the segment's part of the "
+            "campaign's by clicks (none for a lead-level dimension).",
+        ),
         table_panel(
             "Alerts of this campaign",
             table(alerts_table(CAMPAIGN), *ALERT_COLUMNS),
@@ -185,11 +214,12 @@ def board() -> Board:
     return Board(
         uid=UID,
         title="Campaign drill-down",
-        description="One campaign by channel, ad group and device: KPIs, conversion "
-        "against its baseline and band, alerts.",
+        description="One campaign narrowed to values of one segment dimension: KPIs, "
+        "conversion against its baseline and band, alerts.",
         panels=panels,
         variables=[
             CAMPAIGN_VARIABLE,
-            *(_segment_values(d) for d in ("channel", "ad_group", "device")),
+            DIMENSION_VARIABLE,
+            VALUE_VARIABLE,
         ],
     )

@@ -104,8 +104,18 @@ def prom_panel(
     return Part(panel)
 
 
-def query_variable(name: str, label: str, query: ClickHouseQuery, *, multi: bool) -> Part:
-    """A variable filled by a ClickHouse query (first column); multi ones include All."""
+def query_variable(
+    name: str,
+    label: str,
+    query: ClickHouseQuery,
+    *,
+    multi: bool,
+    include_all: bool = True,
+    sort: bool = True,
+) -> Part:
+    """A variable filled by a ClickHouse query (first column), sorted alphabetically
+    unless ``sort`` is False (then in the query's order: its first value is the
+    default); multi ones include All unless ``include_all`` is False."""
     model: dict[str, Any] = query.build().to_json()
     variable = (
         db.QueryVariable(name)
@@ -113,8 +123,8 @@ def query_variable(name: str, label: str, query: ClickHouseQuery, *, multi: bool
         .datasource(CLICKHOUSE)
         .query(model)
         .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .sort(dm.VariableSort.ALPHABETICAL_ASC)
+        .sort(dm.VariableSort.ALPHABETICAL_ASC if sort else dm.VariableSort.DISABLED)
     )
     if multi:
-        variable = variable.multi(True).include_all(True)
+        variable = variable.multi(True).include_all(include_all)
     return Part(variable, (query,))

@@ -66,8 +66,8 @@ def facts(time_condition: str) -> str:
     """
     return f"""
     SELECT minute, stage,
-           argMax(campaign_id, version) AS campaign_id, argMax(channel, version) AS channel,
-           argMax(ad_group_id, version) AS ad_group_id, argMax(device, version) AS device,
+           argMax(campaign_id, version) AS campaign_id,
+           argMax(dim_names, version) AS dim_names, argMax(dim_values, version) AS dim_values,
            argMax(counted, version) AS counted, argMax(cost_micros, version) AS cost_micros,
            argMax(revenue_micros, version) AS revenue_micros
     FROM funnel_facts

@@ -34,6 +34,7 @@ from funnelwatch.clickhouse import ClickHouse, connect
 from funnelwatch.schemas.contracts import Limits
 from funnelwatch.schemas.funnel import Funnel, load_funnel
 from funnelwatch.schemas.migrate import migrate
+from funnelwatch.schemas.segments import SegmentSet, load_segments
 from funnelwatch.settings import Settings, current_settings
 from funnelwatch.streams.admin import ensure_topics
 from funnelwatch.streams.catalogue import Catalogue, catalogue
@@ -88,7 +89,9 @@ class FunnelWorker(faust.Worker):
             root.setLevel(level_number(self.loglevel) or logging.WARNING)
 
 
-def hot_path_config(settings: Settings, cat: Catalogue, funnel: Funnel) -> HotPathConfig:
+def hot_path_config(
+    settings: Settings, cat: Catalogue, funnel: Funnel, segments: SegmentSet
+) -> HotPathConfig:
     return HotPathConfig(
         bootstrap=settings.kafka_bootstrap,
         group_id=settings.app_id,
@@ -114,6 +117,7 @@ def hot_path_config(settings: Settings, cat: Catalogue, funnel: Funnel) -> HotPa
         session_timeout_seconds=settings.consumer_session_timeout_seconds,
         max_poll_interval_seconds=settings.consumer_max_poll_interval_seconds,
         retry_max_seconds=settings.retry_max_seconds,
+        segments=segments,
     )
 
 
@@ -131,6 +135,7 @@ class Pipeline:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.funnel = load_funnel(settings.funnel_file)
+        self.segments = load_segments(settings.segments_file)
         self.catalogue = cat = catalogue(settings)
         self.limits = limits_of(settings)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -160,7 +165,7 @@ class Pipeline:
         self.access = Access.from_settings(settings)
         url = settings.effective_clickhouse_url
         self.connect_clickhouse = partial(connect, url)
-        self.hot_config = config = hot_path_config(settings, cat, self.funnel)
+        self.hot_config = config = hot_path_config(settings, cat, self.funnel, self.segments)
         self.hot_path = HotPath(config, self.connect_clickhouse)
         self.roller = Roller(
             config,

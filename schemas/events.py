@@ -44,6 +44,16 @@ class AdClick(Event, serializer="json", include_metadata=False):
     cost_micros: int
     device: str = "(unknown)"
     geo: str = "(unknown)"
+    #: the search keyword that matched (search ads), as the platform's click log names it
+    keyword: str = ""
+    #: the site, app or feed position the ad was shown on (display, social ads)
+    placement: str = ""
+    #: the landing page URL's UTM tags, as the click tracker read them
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    utm_content: str | None = None
+    utm_term: str | None = None
 
 
 class FormSubmission(Event, serializer="json", include_metadata=False):
@@ -62,6 +72,8 @@ class FormSubmission(Event, serializer="json", include_metadata=False):
     utm_term: str | None = None
     device: str = "(unknown)"
     geo: str = "(unknown)"
+    #: the page the form was submitted on (its path, e.g. ``/pricing``)
+    landing_page: str | None = None
     #: salted hashes of the contact's e-mail/phone (``e:``/``p:`` + HMAC-SHA256 hex, see
     #: funnelwatch.connectors.contacts), never the raw values: they link CRM records
     contact_hashes: list[str] | None = None

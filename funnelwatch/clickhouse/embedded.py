@@ -106,9 +106,18 @@ class EmbeddedClickHouse:
         if not names or not len(columns[names[0]]):
             return
         data = {n: v if isinstance(v, list) else list(v) for n, v in columns.items()}
+        # chDB's Python() table reads no list values: an array of strings travels as its
+        # JSON text and is parsed back in the statement
+        arrays = {n for n, v in data.items() if v and isinstance(v[0], list | tuple)}
+        for name in arrays:
+            dumps = json.dumps
+            data[name] = [dumps(value) for value in data[name]]
+        selected = ", ".join(
+            f"JSONExtract({n}, 'Array(String)') AS {n}" if n in arrays else n for n in names
+        )
         cols = ", ".join(names)
-        self._query(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM Python(fw_rows)", "CSV",
-                    fw_rows=data)  # fmt: skip
+        self._query(f"INSERT INTO {table} ({cols}) SELECT {selected} FROM Python(fw_rows)",
+                    "CSV", fw_rows=data)  # fmt: skip
 
     def close(self) -> None:
         shared, self._shared = self._shared, None

@@ -20,7 +20,7 @@ from __future__ import annotations
 import msgspec
 
 from .facts import Fact, Source, minute_of
-from .rules import NO_LEAD, RANKS, Attribution
+from .rules import RANKS, UNATTRIBUTED, UNKNOWN, Attribution
 
 
 class FormItem(msgspec.Struct, array_like=True, gc=False):
@@ -92,9 +92,11 @@ def _earliest(items: dict[str, FormItem] | dict[str, CrmItem]) -> str | None:
     return min(items, key=lambda eid: (items[eid].t, eid)) if items else None
 
 
-def lead_attribution(state: LeadState) -> Attribution:
+def lead_attribution(state: LeadState, dims: tuple[str, ...]) -> Attribution:
     winner = _earliest(state.forms)
-    return NO_LEAD if winner is None else state.forms[winner].attr
+    if winner is None:
+        return Attribution(UNATTRIBUTED, (UNKNOWN,) * len(dims), "none")
+    return state.forms[winner].attr
 
 
 #: (stage, event_id) -> (the fact, its change key)
@@ -102,24 +104,30 @@ LeadView = dict[tuple[str, str], tuple[Fact, tuple[object, ...]]]
 
 
 def lead_view(
-    lead_id: str, partition: int, state: LeadState, lead_stage: str, version: int
+    lead_id: str,
+    partition: int,
+    state: LeadState,
+    lead_stage: str,
+    version: int,
+    dims: tuple[str, ...],
 ) -> LeadView:
-    """Every fact of one lead as its state now says, at ``version``, with change keys."""
+    """Every fact of one lead as its state now says, at ``version``, with change keys;
+    ``dims`` names the dimensions of the attributions' values."""
     view: LeadView = {}
 
     def add(eid: str, t: int, stage: str, attr: Attribution, counted: bool, click_id: str,
             revenue: int, src: Source, key: tuple[object, ...]) -> None:  # fmt: skip
         fact = Fact(
-            minute_of(t), stage, eid, t, attr.campaign_id, attr.channel, attr.ad_group_id,
-            attr.device, attr.geo, attr.method, lead_id, click_id, 0, revenue, int(counted),
-            version, src[0], src[1], src[2], partition,
+            minute_of(t), stage, eid, t, attr.campaign_id, dims, attr.values, attr.method,
+            lead_id, click_id, 0, revenue, int(counted), version, src[0], src[1], src[2],
+            partition,
         )  # fmt: skip
         view[(stage, eid)] = (fact, (counted, *key))
 
     first_form = _earliest(state.forms)
     for eid, f in state.forms.items():
         add(eid, f.t, lead_stage, f.attr, eid == first_form, f.click_id, 0, f.src, f.attr)
-    attr = lead_attribution(state)
+    attr = lead_attribution(state, dims)
     source = (first_form, *attr)
     by_stage: dict[str, dict[str, CrmItem]] = {}
     for eid, item in state.crm.items():
@@ -132,9 +140,15 @@ def lead_view(
 
 
 def lead_facts(
-    lead_id: str, partition: int, state: LeadState, lead_stage: str, version: int
+    lead_id: str,
+    partition: int,
+    state: LeadState,
+    lead_stage: str,
+    version: int,
+    dims: tuple[str, ...],
 ) -> list[Fact]:
-    return [fact for fact, _ in lead_view(lead_id, partition, state, lead_stage, version).values()]
+    view = lead_view(lead_id, partition, state, lead_stage, version, dims)
+    return [fact for fact, _ in view.values()]
 
 
 def facts_to_emit(before: LeadView, after: LeadView) -> list[Fact]:

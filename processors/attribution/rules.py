@@ -1,4 +1,4 @@
-"""The attribution rules of the design brief.
+"""The attribution rules of the design brief, and the segment values they carry.
 
 - a lead goes to the campaign of the click its ``click_id`` names (method ``click``),
   else to its ``utm_campaign`` (``utm``), else to ``(unattributed)`` (``none``);
@@ -8,11 +8,21 @@
 
 A better-ranked attribution (a click that arrived late) replaces a worse one, never the
 reverse, so the outcome does not depend on which of form and click came first.
+
+Segment values follow the configured :class:`~funnelwatch.schemas.segments.SegmentSet`:
+a click has a value for each click dimension; a lead has one for every dimension —
+its click's for the click dimensions (or its form's fallback attribute when it has no
+click), its form's for the lead-level ones. A missing or empty attribute is
+``(unknown)``.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from collections.abc import Sequence
+from operator import attrgetter
+from typing import Any, NamedTuple
+
+from funnelwatch.schemas.segments import SegmentSet
 
 UNATTRIBUTED = "(unattributed)"
 UNKNOWN = "(unknown)"
@@ -24,18 +34,14 @@ class Segment(NamedTuple):
     """What a click contributes to the leads that name it."""
 
     campaign_id: str
-    channel: str
-    ad_group_id: str
-    device: str
-    geo: str
+    #: the click's value of each click dimension, in the set's order
+    values: tuple[str, ...]
 
 
 class Attribution(NamedTuple):
     campaign_id: str
-    channel: str
-    ad_group_id: str
-    device: str
-    geo: str
+    #: the lead's value of every dimension, in the set's order
+    values: tuple[str, ...]
     method: str
 
     @property
@@ -43,58 +49,66 @@ class Attribution(NamedTuple):
         return RANKS[self.method]
 
 
-NO_LEAD = Attribution(UNATTRIBUTED, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, "none")
+def _getter(attributes: Sequence[str]) -> Any:
+    """A function from an event to the tuple of these attributes (any number of them)."""
+    if not attributes:
+        return lambda _: ()
+    if len(attributes) == 1:
+        one = attrgetter(attributes[0])
+        return lambda event: (one(event),)
+    return attrgetter(*attributes)
 
 
-class ClickLike(Protocol):
-    @property
-    def campaign_id(self) -> str: ...
-    @property
-    def channel(self) -> str: ...
-    @property
-    def ad_group_id(self) -> str: ...
-    @property
-    def device(self) -> str: ...
-    @property
-    def geo(self) -> str: ...
+class Segmenter:
+    """The segment values of clicks and leads under one :class:`SegmentSet`."""
 
+    def __init__(self, segments: SegmentSet) -> None:
+        self.segments = segments
+        self.names = segments.names
+        self.click_names = segments.click_names
+        dims = segments.dimensions
+        self._click = _getter([d.click for d in dims if d.click is not None])
+        self._form_attrs = [d.form for d in dims]
+        self._form = _getter([a for a in self._form_attrs if a is not None])
+        #: per dimension: the index of its value among a click's values, or -1
+        position = {name: i for i, name in enumerate(self.click_names)}
+        self._from_click = [position.get(name, -1) for name in self.names]
+        self.no_lead = Attribution(UNATTRIBUTED, (UNKNOWN,) * len(self.names), "none")
 
-class FormLike(Protocol):
-    @property
-    def utm_campaign(self) -> str | None: ...
-    @property
-    def utm_source(self) -> str | None: ...
-    @property
-    def utm_content(self) -> str | None: ...
-    @property
-    def device(self) -> str: ...
-    @property
-    def geo(self) -> str: ...
+    def click_key(self, click: Any) -> tuple[str, ...]:
+        """(campaign, *values) of a click: a plain tuple, as this runs per click."""
+        return (click.campaign_id, *[v or UNKNOWN for v in self._click(click)])
 
-
-def click_segment(click: ClickLike) -> tuple[str, str, str, str, str]:
-    """The fields of a :class:`Segment` a click gives (a plain tuple: this runs per click)."""
-    return (click.campaign_id, click.channel, click.ad_group_id, click.device or UNKNOWN,
-            click.geo or UNKNOWN)  # fmt: skip
-
-
-def by_click(segment: Segment) -> Attribution:
-    return Attribution(*segment, "click")
-
-
-def attribute_form(form: FormLike, click: Segment | None) -> Attribution:
-    """Attribution of a form given the segment of the click its click_id names, if seen."""
-    if click is not None:
-        return by_click(click)
-    if form.utm_campaign:
-        return Attribution(
-            form.utm_campaign,
-            form.utm_source or UNKNOWN,
-            form.utm_content or UNKNOWN,
-            form.device or UNKNOWN,
-            form.geo or UNKNOWN,
-            "utm",
+    def form_values(self, form: Any) -> tuple[str, ...]:
+        """A form's own value of every dimension ((unknown) where it has no attribute)."""
+        found = iter(self._form(form))
+        return tuple(
+            (next(found) or UNKNOWN) if attr is not None else UNKNOWN for attr in self._form_attrs
         )
-    return Attribution(
-        UNATTRIBUTED, UNKNOWN, UNKNOWN, form.device or UNKNOWN, form.geo or UNKNOWN, "none"
-    )
+
+    def by_click(self, click: Segment, form_values: tuple[str, ...]) -> Attribution:
+        """A lead attributed to ``click``; its lead-level values are ``form_values``'."""
+        values = tuple(
+            click.values[i] if i >= 0 else form_values[k] for k, i in enumerate(self._from_click)
+        )
+        return Attribution(click.campaign_id, values, "click")
+
+    def attribute_form(self, form: Any, click: Segment | None) -> Attribution:
+        """Attribution of a form given the segment of the click its click_id names, if seen."""
+        own = self.form_values(form)
+        if click is not None:
+            return self.by_click(click, own)
+        if form.utm_campaign:
+            return Attribution(form.utm_campaign, own, "utm")
+        return Attribution(UNATTRIBUTED, own, "none")
+
+    def aligned(
+        self, names: Sequence[str], values: Sequence[str], wanted: Sequence[str]
+    ) -> tuple[str, ...]:
+        """Values stored under ``names`` as the values of ``wanted`` ((unknown) if absent):
+        facts written under another segment set read as this one."""
+        stored = dict(zip(names, values, strict=True))
+        return tuple(stored.get(name, UNKNOWN) for name in wanted)
+
+    def stored_click(self, campaign: str, names: Sequence[str], values: Sequence[str]) -> Segment:
+        return Segment(campaign, self.aligned(names, values, self.click_names))

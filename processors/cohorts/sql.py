@@ -14,8 +14,8 @@ One statement per request (see the package docstring for the definitions). Its l
 
 Invariants: filters before an ``argMax`` are on the sorting key only (minute, stage), the
 campaign and segment are filtered after it (re-attribution changes them between
-versions); values are ``%(name)s`` parameters (the segment column is chosen from
-:data:`SEGMENT_COLUMNS`, never from a request); no CTE, window function or lambda:
+versions); values are ``%(name)s`` parameters (the dimension too: a lead's value is
+read from its fact's ``dim_names``/``dim_values``); no CTE, window function or lambda:
 ClickHouse 18.16 runs it as chDB does; every number that leaves is an exact integer.
 """
 
@@ -28,16 +28,13 @@ from typing import Any
 from funnelwatch.clickhouse import ClickHouse
 from funnelwatch.schemas.funnel import Funnel
 
+from ..attribution.facts import segment_value_sql
+from ..attribution.rules import UNKNOWN
 from . import DAY_SECONDS, EARLY_CRM_SECONDS
 
-#: the funnel_facts column of each segment dimension (None: the campaign as a whole)
-SEGMENT_COLUMNS: Mapping[str, str | None] = {
-    "all": None,
-    "channel": "channel",
-    "ad_group": "ad_group_id",
-    "device": "device",
-    "geo": "geo",
-}
+#: a lead's value of the requested dimension (the campaign as a whole: 'all'; a
+#: dimension its fact was not written under: '(unknown)')
+_SEGMENT_VALUE = f"if(%(dim)s = %(all)s, %(all)s, {segment_value_sql('%(dim)s', '%(unknown)s')})"
 #: the percentiles of speed to lead, as integer percents
 PERCENTILES = (50, 90)
 #: a stage name no fact has: what an absent role (no CRM stage) matches
@@ -72,6 +69,9 @@ class CohortRange:
     within_minutes: int
     #: stage -> seconds (see :func:`maturity_seconds`)
     maturity: Mapping[str, int]
+    #: clicks are counted under ``dim`` (its segments have a part of the spend), not a
+    #: lead-level dimension
+    by_clicks: bool = True
 
     @property
     def end(self) -> int:
@@ -104,12 +104,11 @@ def _later(funnel: Funnel) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return funnel.stage_names[2:], tuple(o.name for o in funnel.outcomes)
 
 
-def cohort_sql(funnel: Funnel, dim: str) -> str:
-    """The statement for a funnel and a segment dimension (see the module docstring)."""
+def cohort_sql(funnel: Funnel) -> str:
+    """The statement for a funnel (see the module docstring)."""
     stages, outcomes = _later(funnel)
     names = (*stages, *outcomes)
-    column = SEGMENT_COLUMNS[dim]
-    segment = "%(all)s" if column is None else column
+    segment = _SEGMENT_VALUE
     ok = "b_ms >= l_ms - %(early_ms)s"
     per_lead = [f"countIf(b_stage = %(st{i})s AND {ok}) AS n{i}" for i in range(len(names))]
     reach = [
@@ -190,6 +189,8 @@ def cohort_params(funnel: Funnel, cohorts: CohortRange) -> dict[str, Any]:
     now_ms = cohorts.now * 1000
     params: dict[str, Any] = {
         "all": "all",
+        "dim": cohorts.dim,
+        "unknown": UNKNOWN,
         "lead": funnel.stage_names[1],
         "campaign": cohorts.campaign_id,
         "lo": cohorts.first_day,
@@ -215,7 +216,7 @@ def read_cohorts(client: ClickHouse, funnel: Funnel, cohorts: CohortRange) -> li
     stages, outcomes = _later(funnel)
     names = (*stages, *outcomes)
     k = len(names)
-    rows = client.execute(cohort_sql(funnel, cohorts.dim), cohort_params(funnel, cohorts))
+    rows = client.execute(cohort_sql(funnel), cohort_params(funnel, cohorts))
     out = []
     for row in rows:
         cohort, value, leads = int(row[0]), str(row[1]), int(row[2])

@@ -39,7 +39,7 @@ from funnelwatch.connectors.contacts import ContactRow
 from funnelwatch.schemas.contracts import InvalidEvent
 from funnelwatch.schemas.decode import EventDecoder, event_ms
 
-from ..attribution.facts import FACT_COLUMNS, Fact, Source
+from ..attribution.facts import ARRAY_COLUMNS, FACT_COLUMNS, Fact, Source
 from ..attribution.lead import (
     LeadState,
     LeadView,
@@ -49,7 +49,7 @@ from ..attribution.lead import (
     lead_view,
     reattribute,
 )
-from ..attribution.rules import Attribution, Segment, attribute_form, by_click, click_segment
+from ..attribution.rules import Attribution, Segment, Segmenter
 from ..rollup.versions import new_version
 from ..source.deadletter import dead_letter_headers
 from ..source.placement import owner_partition
@@ -66,8 +66,8 @@ T = TypeVar("T")
 FORWARDED, CLICK_ARRIVED = b"event", b"click"
 
 _FORM, _CRM, _CLICK_ATTR = 0, 1, 2
-#: a click's news: (lead_id, form event_id, the click's segment)
-_NEWS = msgspec.msgpack.Decoder(tuple[str, str, str, str, str, str, str])
+#: a click's news: (lead_id, form event_id, campaign, the click's values)
+_NEWS = msgspec.msgpack.Decoder(tuple[str, ...])
 _encode = msgspec.msgpack.Encoder().encode
 
 
@@ -111,20 +111,23 @@ class LeadEvent:
     stage: str = ""
     value: int = 0
     attr: Attribution | None = None
+    #: a click that arrived for this (known) form
+    click: Segment | None = None
 
 
 class FactColumns:
     """Facts as columns, the cheap insert format: clicks column by column, leads as rows."""
 
-    _CLICK_VARYING = ("minute", "event_id", "event_time_ms", "campaign_id", "channel",
-                      "ad_group_id", "device", "geo", "click_id", "cost_micros",
-                      "source_topic", "source_partition", "source_offset")  # fmt: skip
+    _CLICK_VARYING = ("minute", "event_id", "event_time_ms", "campaign_id", "dim_values",
+                      "click_id", "cost_micros", "source_topic", "source_partition",
+                      "source_offset")  # fmt: skip
     _CLICK_CONSTANT: ClassVar[dict[str, Any]] = {"attribution": "click", "lead_id": "",
                                        "revenue_micros": 0, "counted": 1, "version": 1,
                                        "lead_partition": 0}  # fmt: skip
 
-    def __init__(self, click_stage: str) -> None:
+    def __init__(self, click_stage: str, click_dims: tuple[str, ...]) -> None:
         self.click_stage = click_stage
+        self.click_dims = list(click_dims)
         self.clicks: dict[str, list[Any]] = {c: [] for c in self._CLICK_VARYING}
         self.leads: list[Fact] = []
 
@@ -140,9 +143,14 @@ class FactColumns:
                 col = self.clicks[name]
             elif name == "stage":
                 col = [self.click_stage] * n
+            elif name == "dim_names":
+                col = [self.click_dims] * n
             else:
                 col = [self._CLICK_CONSTANT[name]] * n
-            out[name] = col + list(lead_cols[i]) if lead_cols else col
+            if lead_cols:
+                leads = lead_cols[i]
+                col = col + ([list(v) for v in leads] if name in ARRAY_COLUMNS else list(leads))
+            out[name] = col
         return out
 
     def minutes(self) -> set[int]:
@@ -209,18 +217,22 @@ class BatchProcessor:
         self.click_stage = config.funnel.stage_names[0]
         self.stage_for_status = config.funnel.stage_for_status
         self.decoder = EventDecoder(config.limits)
+        self.segmenter = Segmenter(config.segments)
         self.store = store
         self.cache = clicks
         self.producer = producer
         self.clickhouse = clickhouse
         self.clock = clock
 
+    def new_facts(self) -> FactColumns:
+        return FactColumns(self.click_stage, self.segmenter.click_names)
+
     # ---- phase 1: one pass over the records ----------------------------------------
 
     def process(self, runs: Mapping[tuple[str, int], Sequence[Record]]) -> Pending:
         """One pass over a batch given as each partition's records in offset order."""
         now = self.clock()
-        pending = Pending(FactColumns(self.click_stage), {}, {}, {}, Counts())
+        pending = Pending(self.new_facts(), {}, {}, {}, Counts())
         lead_events: dict[int, list[LeadEvent]] = {}
         for (topic, partition), records in runs.items():
             if not records:
@@ -265,12 +277,12 @@ class BatchProcessor:
             col["event_id"].append,
             col["event_time_ms"].append,
         )
-        a_cmp, a_ch, a_ag = (
+        a_cmp, a_dims, a_cid = (
             col["campaign_id"].append,
-            col["channel"].append,
-            col["ad_group_id"].append,
+            col["dim_values"].append,
+            col["click_id"].append,
         )
-        a_dev, a_geo, a_cid = col["device"].append, col["geo"].append, col["click_id"].append
+        click_key = self.segmenter.click_key
         a_cost, a_off = col["cost_micros"].append, col["source_offset"].append
         minutes: set[int] = set()
         first_click = last_click = newest_click = -1
@@ -290,15 +302,12 @@ class BatchProcessor:
             if event_type == "ad_click":
                 t = event_ms(ev)
                 minute = t // 60_000 * 60
-                segment = cache_add(ev.click_id, click_segment(ev))
+                segment = cache_add(ev.click_id, click_key(ev))
                 a_minute(minute)
                 a_eid(ev.event_id)
                 a_ms(t)
                 a_cmp(segment.campaign_id)
-                a_ch(segment.channel)
-                a_ag(segment.ad_group_id)
-                a_dev(segment.device)
-                a_geo(segment.geo)
+                a_dims(list(segment.values))
                 a_cid(ev.click_id)
                 a_cost(ev.cost_micros)
                 a_off(offset)
@@ -355,10 +364,10 @@ class BatchProcessor:
             headers = dict(record.headers() or ())
             kind = headers.get("kind")
             if kind == CLICK_ARRIVED:
-                lead_id, form_id, *segment = _NEWS.decode(raw or b"")
+                lead_id, form_id, campaign, *values = _NEWS.decode(raw or b"")
                 mine.append(
                     LeadEvent(_CLICK_ATTR, lead_id, form_id, 0, (self.topics.by_lead, partition,
-                              offset), attr=by_click(Segment(*segment[:5])))
+                              offset), click=Segment(campaign, tuple(values)))
                 )  # fmt: skip
                 continue
             if kind != FORWARDED:  # not written by a worker: read it as a source record
@@ -422,20 +431,21 @@ class BatchProcessor:
         """Attribute every form; those whose click is not found wait for it."""
         unknown: dict[str, list[LeadEvent]] = {}
         get = self.cache.get
+        seg = self.segmenter
         for evs in lead_events.values():
             for ev in evs:
                 if ev.kind != _FORM:
                     continue
                 segment = get(ev.click_id) if ev.click_id else None
                 if segment is not None:
-                    ev.attr = by_click(segment)
+                    ev.attr = seg.attribute_form(ev.form, segment)
                 elif ev.click_id:
                     unknown.setdefault(ev.click_id, []).append(ev)
                 else:
-                    ev.attr = attribute_form(ev.form, None)
+                    ev.attr = seg.attribute_form(ev.form, None)
         if not unknown:
             return
-        found = self.clickhouse(lambda c: lookup_clicks(c, unknown))
+        found = self.clickhouse(lambda c: lookup_clicks(c, unknown, seg))
         missing = {k: v for k, v in unknown.items() if k not in found}
         if missing:
             waiting = [
@@ -446,15 +456,13 @@ class BatchProcessor:
 
             def wait_then_look_again(client: ClickHouse) -> dict[str, Segment]:
                 record_waiting(client, waiting)
-                return lookup_clicks(client, missing)
+                return lookup_clicks(client, missing, seg)
 
             found.update(self.clickhouse(wait_then_look_again))
         for click_id, evs in unknown.items():
             segment = found.get(click_id)
             for ev in evs:
-                ev.attr = (
-                    by_click(segment) if segment is not None else attribute_form(ev.form, None)
-                )
+                ev.attr = seg.attribute_form(ev.form, segment)
 
     # ---- phase 3: lead states and their facts --------------------------------------
 
@@ -462,6 +470,8 @@ class BatchProcessor:
         counts = pending.counts
         stage = self.lead_stage
         contacts = pending.contacts
+        dims = self.segmenter.names
+        by_click = self.segmenter.by_click
         for partition, evs in lead_events.items():
             by_lead: dict[str, list[LeadEvent]] = {}
             for ev in evs:
@@ -474,7 +484,7 @@ class BatchProcessor:
                 if state is None:
                     state = LeadState()
                 else:
-                    before = lead_view(lead_id, partition, state, stage, 0)
+                    before = lead_view(lead_id, partition, state, stage, 0, dims)
                 touched = False
                 for ev in lead_evs:
                     if ev.kind == _FORM:
@@ -497,8 +507,11 @@ class BatchProcessor:
                         add_crm(state, ev.event_id, ev.t, ev.stage, ev.value, ev.src)
                         touched = True
                     else:
-                        assert ev.attr is not None
-                        if reattribute(state, ev.event_id, ev.attr):
+                        assert ev.click is not None
+                        known = state.forms.get(ev.event_id)
+                        if known is not None and reattribute(
+                            state, ev.event_id, by_click(ev.click, known.attr.values)
+                        ):
                             counts.reattributed["click"] += 1
                             counts.attributions["click"] += 1
                             touched = True
@@ -506,7 +519,7 @@ class BatchProcessor:
                             counts.click_news_for_unknown_forms += 1
                 if not touched:
                     continue
-                after = lead_view(lead_id, partition, state, stage, new_version())
+                after = lead_view(lead_id, partition, state, stage, new_version(), dims)
                 emit = facts_to_emit(before, after)
                 if emit:
                     pending.facts.leads.extend(emit)
@@ -515,4 +528,4 @@ class BatchProcessor:
 
 def click_news(waiting: Waiting, segment: Segment) -> bytes:
     """The by-lead record telling a lead's owner that a waiting form's click arrived."""
-    return _encode((waiting.lead_id, waiting.event_id, *segment))
+    return _encode((waiting.lead_id, waiting.event_id, segment.campaign_id, *segment.values))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from funnelwatch.schemas.contracts import Limits
 from funnelwatch.schemas.funnel import Funnel
+from funnelwatch.schemas.segments import BUILT_IN_SEGMENTS, SegmentSet
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class HotPathConfig:
     max_poll_interval_seconds: float = 300.0
     #: longest wait between two attempts to reach ClickHouse or Kafka again
     retry_max_seconds: float = 5.0
+    #: the segment dimensions facts are counted under
+    segments: SegmentSet = field(default=BUILT_IN_SEGMENTS)
 
     @property
     def lead_stage(self) -> str:

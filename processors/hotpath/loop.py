@@ -33,7 +33,7 @@ from ..state.clicks import ClickCache
 from ..state.leads import LeadStore
 from ..state.restore import last_owner, rebuild, take_ownership, trusted
 from .align import Aligner
-from .batch import BatchProcessor, Counts, FactColumns, Pending
+from .batch import BatchProcessor, Counts, Pending
 from .checkpoint import Checkpoint
 from .config import HotPathConfig
 from .gate import Abandoned, Gate
@@ -105,7 +105,7 @@ class HotPath:
 
     def _setup(self) -> None:
         c = self.config
-        self.store = store = LeadStore(c.state_dir, c.lead_cache_size)
+        self.store = store = LeadStore(c.state_dir, c.lead_cache_size, c.segments.signature)
         saw_version(store.max_version)
         log.info("lead store %s (%d leads)", store.path, store.count())
         self.producer = make_producer(c, f"{c.group_id}-producer", self._quieter,
@@ -242,7 +242,8 @@ class HotPath:
             return
         started = time.monotonic()
         since = int((time.time() - self.config.lead_horizon_days * 86_400) * 1000)
-        rebuilt = ch(lambda c: rebuild(c, store, part, self.config.lead_stage, since))
+        rebuilt = ch(lambda c: rebuild(c, store, part, self.config.lead_stage, since,
+                                       self.processor.segmenter))  # fmt: skip
         store.set_applied({tp: committed[tp] for tp in tps if tp in committed}, new_version())
         metrics.LEADS_REBUILT.inc(rebuilt.leads)
         log.info("lead partition %d: state rebuilt from ClickHouse, %d leads in %.1fs "
@@ -253,11 +254,12 @@ class HotPath:
 
     def _repair(self, part: int, states: dict[str, LeadState]) -> None:
         """Write again every fact of leads whose stored facts disagree with their state."""
-        facts = FactColumns(self.config.funnel.stage_names[0])
+        facts = self.processor.new_facts()
         for lead_id, state in states.items():
             facts.leads.extend(
-                lead_facts(lead_id, part, state, self.config.lead_stage, new_version())
-            )
+                lead_facts(lead_id, part, state, self.config.lead_stage, new_version(),
+                           self.config.segments.names)
+            )  # fmt: skip
         self.checkpoint.write(Pending(facts, {}, {}, {}, Counts()))
         log.warning("lead partition %d: %d leads had facts a crash left half written; "
                     "written again", part, len(states))  # fmt: skip

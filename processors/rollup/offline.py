@@ -11,18 +11,23 @@ from collections.abc import Sequence
 
 from funnelwatch.clickhouse import ClickHouse
 from funnelwatch.schemas.funnel import Funnel
+from funnelwatch.schemas.segments import BUILT_IN_SEGMENTS, SegmentSet
 
-from ..attribution.facts import FACT_COLUMNS, Fact
+from ..attribution.facts import Fact, fact_columns
 from .progress import after_minutes, read_progress, roll
 
 
 def load_facts(
-    client: ClickHouse, facts: Sequence[Fact], funnel: Funnel, windows: tuple[int, ...]
+    client: ClickHouse,
+    facts: Sequence[Fact],
+    funnel: Funnel,
+    windows: tuple[int, ...],
+    segments: SegmentSet = BUILT_IN_SEGMENTS,
 ) -> None:
     """Write ``facts`` and bring per-minute KPIs and rolling conversions up to date."""
     if not facts:
         return
-    columns = {name: [f[i] for f in facts] for i, name in enumerate(FACT_COLUMNS)}
-    client.insert_columns("funnel_facts", columns)
-    progress = after_minutes(client, read_progress(client), {f.minute for f in facts})
+    client.insert_columns("funnel_facts", fact_columns(facts))
+    minutes = {f.minute for f in facts}
+    progress = after_minutes(client, read_progress(client), minutes, segments)
     roll(client, funnel, windows, progress)

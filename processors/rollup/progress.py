@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from funnelwatch.clickhouse import ClickHouse
 from funnelwatch.schemas.funnel import Funnel
+from funnelwatch.schemas.segments import BUILT_IN_SEGMENTS, SegmentSet
 
 from .recompute import recompute_minutes, recompute_rolling
 from .versions import new_version, saw_version
@@ -37,9 +38,14 @@ class Progress:
         return Progress(max(self.watermark, *minutes), self.rolled_until, dirty)
 
 
-def after_minutes(client: ClickHouse, progress: Progress, minutes: set[int]) -> Progress:
+def after_minutes(
+    client: ClickHouse,
+    progress: Progress,
+    minutes: set[int],
+    segments: SegmentSet = BUILT_IN_SEGMENTS,
+) -> Progress:
     """Recompute the per-minute KPIs of these minutes and record them as dirty."""
-    recompute_minutes(client, minutes)
+    recompute_minutes(client, minutes, segments)
     done = progress.with_minutes(minutes)
     save_progress(client, done)
     return done

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from funnelwatch.clickhouse import ClickHouse
 from funnelwatch.schemas.funnel import Funnel
+from funnelwatch.schemas.segments import BUILT_IN_SEGMENTS, OTHER, SegmentSet
 
 from .versions import new_version
 
@@ -27,8 +28,6 @@ ROLL_MAX_CELLS = 4_000_000
 #: stay under ClickHouse's max_query_size (256 KiB); 2,000 minutes are about 44 KB
 KPI_CHUNK_MINUTES = 2000
 
-#: segment dimensions every fact is counted under; 'all' is the campaign as a whole
-DIMENSIONS = ("all", "channel", "ad_group", "device", "geo")
 #: Rolling conversions are kept for the whole campaign: per segment, a row per minute,
 #: window and transition would grow with minutes x segments (120,000 rows a minute at
 #: 10,000 campaign x segment keys) whatever the traffic, and no reader needs them.
@@ -38,32 +37,75 @@ ROLLING_DIM = "all"
 # (one row per sorting key: minute, stage, event_id). Only conditions on the sorting key
 # go into WHERE: a condition on another column could be applied before the versions are
 # collapsed (PREWHERE) and resurrect an older one. Facts are summed per whole segment
-# before being spread to the dimensions, so the spreading handles groups, not events.
+# before being spread to the dimensions (the fact's own dim_names: 'all' and the set it
+# was written under), so the spreading handles groups, not events. Then, per minute,
+# campaign and dimension, the values are ranked by their events of the minute (all
+# stages; ties by value) and those past the dimension's top N count as '(other)': the
+# rows of a minute are bounded by (N + 1) x campaigns per dimension and stage, however
+# many values there are. Per-value arrays travel nested through the ranking level, as
+# ClickHouse 18.16 has no window functions, no sumMap over strings and no lambda that
+# captures a column.
 _RECOMPUTE_MINUTES = """
 INSERT INTO kpi_minute
     (minute, campaign_id, dim, dim_value, stage, events, cost_micros, revenue_micros, version)
-SELECT minute, campaign_id, dim, dim_value, stage, sum(n), sum(cost), sum(revenue), %(version)s
+SELECT minute, campaign_id, dim, kept_value, stage, sum(n), sum(cost), sum(revenue), %(version)s
 FROM
 (
-    SELECT minute, campaign_id, dim, dim_value, stage, n, cost, revenue
+    SELECT minute, campaign_id, dim, kept_value, stage, n, cost, revenue
     FROM
     (
-        SELECT minute, campaign_id, channel, ad_group_id, device, geo, stage,
-               toUInt64(sum(counted)) AS n, sumIf(cost_micros, counted = 1) AS cost,
-               sumIf(revenue_micros, counted = 1) AS revenue
-        FROM funnel_facts FINAL
-        WHERE minute IN %(minutes)s
-        GROUP BY minute, campaign_id, channel, ad_group_id, device, geo, stage
+        SELECT minute, campaign_id, dim,
+               if(dim = 'all' OR has(kept, dim_value), dim_value, %(other)s) AS kept_value,
+               stages, ns, costs, revenues
+        FROM
+        (
+            SELECT minute, campaign_id, dim, groupArray(dim_value) AS dim_values,
+                   groupArray(stages) AS stages_of, groupArray(ns) AS ns_of,
+                   groupArray(costs) AS costs_of, groupArray(revenues) AS revenues_of,
+                   arraySlice(
+                       arraySort((v, t) -> (-toInt64(t), v), groupArray(dim_value),
+                                 groupArray(total)),
+                       1,
+                       if(indexOf(%(top_dims)s, dim) = 0, %(top_default)s,
+                          arrayElement(%(top_n)s, indexOf(%(top_dims)s, dim)))) AS kept
+            FROM
+            (
+                SELECT minute, campaign_id, dim, dim_value, sum(n) AS total,
+                       groupArray(stage) AS stages, groupArray(n) AS ns,
+                       groupArray(cost) AS costs, groupArray(revenue) AS revenues
+                FROM
+                (
+                    SELECT minute, campaign_id, dim, dim_value, stage,
+                           sum(n) AS n, sum(cost) AS cost, sum(revenue) AS revenue
+                    FROM
+                    (
+                        SELECT minute, campaign_id, dim_names, dim_values, stage,
+                               toUInt64(sum(counted)) AS n,
+                               sumIf(cost_micros, counted = 1) AS cost,
+                               sumIf(revenue_micros, counted = 1) AS revenue
+                        FROM funnel_facts FINAL
+                        WHERE minute IN %(minutes)s
+                        GROUP BY minute, campaign_id, dim_names, dim_values, stage
+                    )
+                    ARRAY JOIN
+                        arrayConcat(['all'], dim_names) AS dim,
+                        arrayConcat(['all'], dim_values) AS dim_value
+                    GROUP BY minute, campaign_id, dim, dim_value, stage
+                )
+                GROUP BY minute, campaign_id, dim, dim_value
+            )
+            GROUP BY minute, campaign_id, dim
+        )
+        ARRAY JOIN dim_values AS dim_value, stages_of AS stages, ns_of AS ns,
+                   costs_of AS costs, revenues_of AS revenues
     )
-    ARRAY JOIN
-        ['all', 'channel', 'ad_group', 'device', 'geo'] AS dim,
-        ['all', channel, ad_group_id, device, geo] AS dim_value
+    ARRAY JOIN stages AS stage, ns AS n, costs AS cost, revenues AS revenue
     UNION ALL
     SELECT minute, campaign_id, dim, dim_value, stage, toUInt64(0), toInt64(0), toInt64(0)
     FROM kpi_minute
     WHERE minute IN %(minutes)s
 )
-GROUP BY minute, campaign_id, dim, dim_value, stage
+GROUP BY minute, campaign_id, dim, kept_value, stage
 """
 
 # Rolling sums by prefix sums, linear in the minutes covered: per group and stage a
@@ -135,13 +177,25 @@ def _rolling_sql(stages: int) -> str:
     return _RECOMPUTE_ROLLING.replace("{per_stage}", per_stage)
 
 
-def recompute_minutes(client: ClickHouse, minutes: set[int]) -> None:
-    """Rewrite ``kpi_minute`` for these minutes (epoch seconds, multiples of 60)."""
+def recompute_minutes(
+    client: ClickHouse, minutes: set[int], segments: SegmentSet = BUILT_IN_SEGMENTS
+) -> None:
+    """Rewrite ``kpi_minute`` for these minutes (epoch seconds, multiples of 60), each
+    dimension cut to its top N values of ``segments`` (other dimensions a fact was
+    written under: to the set's default N)."""
     ordered = sorted(minutes)
     version = new_version()
+    params = {
+        "version": version,
+        "other": OTHER,
+        # never empty: ClickHouse cannot type an empty array literal's elements
+        "top_dims": list(segments.names) or [""],
+        "top_n": [d.top for d in segments.dimensions] or [segments.default_top],
+        "top_default": segments.default_top,
+    }
     for start in range(0, len(ordered), KPI_CHUNK_MINUTES):
         chunk = tuple(ordered[start : start + KPI_CHUNK_MINUTES])
-        client.execute(_RECOMPUTE_MINUTES, {"minutes": chunk, "version": version})
+        client.execute(_RECOMPUTE_MINUTES, {**params, "minutes": chunk})
 
 
 def recompute_rolling(

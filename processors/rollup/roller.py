@@ -176,7 +176,7 @@ class Roller:
 
     def _recompute(self, client: ClickHouse, minutes: set[int]) -> None:
         self._progress = None  # re-read: a failed attempt may or may not have landed
-        self._progress = after_minutes(client, self._read(client), minutes)
+        self._progress = after_minutes(client, self._read(client), minutes, self.config.segments)
         metrics.ROLLING_PENDING.set(self._progress.pending)
 
     def _roll(self, client: ClickHouse) -> None:

@@ -13,13 +13,13 @@ from collections.abc import Collection
 
 from funnelwatch.clickhouse import ClickHouse
 
-from ..attribution.rules import Segment
+from ..attribution.rules import Segment, Segmenter
 
 #: ids per lookup statement: keeps each query far below ClickHouse's query size limit
 LOOKUP_CHUNK = 2000
 
 _LOOKUP = """
-SELECT click_id, any(campaign_id), any(channel), any(ad_group_id), any(device), any(geo)
+SELECT click_id, any(campaign_id), any(dim_names), any(dim_values)
 FROM click_index
 WHERE click_id IN %(ids)s
 GROUP BY click_id
@@ -36,15 +36,15 @@ class ClickCache:
         self._ring: list[str | None] = [None] * self._capacity
         self._next = 0
         # one object per distinct segment: a million cached clicks share a few thousand
-        self._segments: dict[tuple[str, str, str, str, str], Segment] = {}
+        self._segments: dict[tuple[str, ...], Segment] = {}
 
-    def add(self, click_id: str, key: tuple[str, str, str, str, str]) -> Segment:
-        """Remember a click by its segment's fields; returns its (shared) segment."""
+    def add(self, click_id: str, key: tuple[str, ...]) -> Segment:
+        """Remember a click by its (campaign, *values); returns its (shared) segment."""
         segment = self._segments.get(key)
         if segment is None:
             if len(self._segments) > 4 * self._capacity:
-                self._segments = {(*s,): s for s in self._clicks.values()}
-            segment = self._segments[key] = Segment(*key)
+                self._segments = {(s[0], *s[1]): s for s in self._clicks.values()}
+            segment = self._segments[key] = Segment(key[0], key[1:])
         clicks = self._clicks
         if click_id not in clicks:
             ring, i = self._ring, self._next
@@ -63,11 +63,14 @@ class ClickCache:
         return len(self._clicks)
 
 
-def lookup_clicks(client: ClickHouse, click_ids: Collection[str]) -> dict[str, Segment]:
-    """The durable clicks among ``click_ids``, by id."""
+def lookup_clicks(
+    client: ClickHouse, click_ids: Collection[str], segmenter: Segmenter
+) -> dict[str, Segment]:
+    """The durable clicks among ``click_ids``, by id, with the values of the segmenter's
+    click dimensions."""
     ids = sorted(set(click_ids))
     found: dict[str, Segment] = {}
     for i in range(0, len(ids), LOOKUP_CHUNK):
         for row in client.execute(_LOOKUP, {"ids": tuple(ids[i : i + LOOKUP_CHUNK])}):
-            found[str(row[0])] = Segment(*(str(v) for v in row[1:6]))
+            found[str(row[0])] = segmenter.stored_click(str(row[1]), row[2], row[3])
     return found

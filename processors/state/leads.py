@@ -11,7 +11,10 @@ Invariants:
   then the process died before the commit), never behind it;
 - whether the store may be trusted for a partition is decided outside
   (:mod:`.restore`): a store that is not trusted is overwritten from ClickHouse;
-- only the hot path's thread uses a store (SQLite connections are not shared).
+- only the hot path's thread uses a store (SQLite connections are not shared);
+- a store holds the states of one segment set (their attributions' values follow its
+  order): opened under another set's signature, it forgets every state and offset, so
+  each partition is rebuilt from ClickHouse (whose facts name their dimensions).
 
 States handed out by :meth:`LeadStore.load` may be changed by the caller; they are
 written by :meth:`save`. After an abandoned batch the caller calls
@@ -68,7 +71,7 @@ def open_slot(state_dir: Path, max_slots: int = 64) -> tuple[Path, int]:
 
 
 class LeadStore:
-    def __init__(self, state_dir: Path, cache_size: int) -> None:
+    def __init__(self, state_dir: Path, cache_size: int, segments: str = "") -> None:
         self.path, self._lock_fd = open_slot(state_dir)
         self._db = sqlite3.connect(
             self.path / "leads.sqlite", isolation_level=None, check_same_thread=False
@@ -79,6 +82,11 @@ class LeadStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self.store_id = self._meta("store_id") or self._new_id()
+        if self._meta("segments") != segments:
+            with self._txn():
+                self._db.execute("DELETE FROM leads")
+                self._db.execute("DELETE FROM applied")
+                self._set_meta("segments", segments)
         self._cache: OrderedDict[str, tuple[int, LeadState]] = OrderedDict()
         self._cache_size = cache_size
 

@@ -23,12 +23,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from funnelwatch.clickhouse import ClickHouse
 
 from ..attribution.facts import Fact
 from ..attribution.lead import CrmItem, FormItem, LeadState, lead_view
-from ..attribution.rules import Attribution
+from ..attribution.rules import Attribution, Segmenter
 from ..rollup.versions import new_version, saw_version
 from .leads import LeadStore, TopicPartition
 
@@ -47,8 +48,8 @@ _COUNT = "SELECT count(), max(version) FROM lead_facts WHERE lead_partition = %(
 _FACTS = """
 SELECT lead_id, stage, event_id,
        argMax(event_time_ms, version), argMax(campaign_id, version),
-       argMax(channel, version), argMax(ad_group_id, version), argMax(device, version),
-       argMax(geo, version), argMax(attribution, version), argMax(click_id, version),
+       argMax(dim_names, version), argMax(dim_values, version),
+       argMax(attribution, version), argMax(click_id, version),
        argMax(revenue_micros, version), argMax(counted, version),
        argMax(source_topic, version), argMax(source_partition, version),
        argMax(source_offset, version)
@@ -96,9 +97,15 @@ class Rebuilt:
 
 
 def rebuild(
-    client: ClickHouse, store: LeadStore, partition: int, lead_stage: str, since_ms: int
+    client: ClickHouse,
+    store: LeadStore,
+    partition: int,
+    lead_stage: str,
+    since_ms: int,
+    segmenter: Segmenter,
 ) -> Rebuilt:
-    """Replace the store's copy of ``partition`` with the state ClickHouse holds."""
+    """Replace the store's copy of ``partition`` with the state ClickHouse holds (facts
+    written under another segment set read as the segmenter's: see Segmenter.aligned)."""
     rows = client.execute(_COUNT, {"p": partition})
     total = int(rows[0][0]) if rows else 0
     if rows and rows[0][1]:
@@ -113,8 +120,8 @@ def rebuild(
             for row in client.execute(_FACTS, params):
                 by_lead.setdefault(str(row[0]), []).append(row)
             for lead_id, facts in by_lead.items():
-                state, stored = _state_of(facts, lead_stage)
-                view = lead_view(lead_id, partition, state, lead_stage, 0)
+                state, stored = _state_of(facts, lead_stage, segmenter)
+                view = lead_view(lead_id, partition, state, lead_stage, 0, segmenter.names)
                 if any(_stored_content(f) != stored.get(k) for k, (f, _) in view.items()):
                     result.repair[lead_id] = state
                 result.leads += 1
@@ -125,24 +132,24 @@ def rebuild(
 
 
 def _stored_content(fact: Fact) -> tuple[object, ...]:
-    return (fact.campaign_id, fact.channel, fact.ad_group_id, fact.device, fact.geo,
-            fact.attribution, fact.counted)  # fmt: skip
+    return (fact.campaign_id, fact.dim_names, fact.dim_values, fact.attribution, fact.counted)
 
 
 def _state_of(
-    rows: list[tuple[object, ...]], lead_stage: str
+    rows: list[tuple[Any, ...]], lead_stage: str, segmenter: Segmenter
 ) -> tuple[LeadState, dict[tuple[str, str], tuple[object, ...]]]:
     state = LeadState()
     stored: dict[tuple[str, str], tuple[object, ...]] = {}
     for row in rows:
-        (_, stage, eid, t, campaign, channel, ad_group, device, geo, method, click_id,
-         revenue, counted, src_topic, src_partition, src_offset) = row  # fmt: skip
+        (_, stage, eid, t, campaign, names, values, method, click_id, revenue, counted,
+         src_topic, src_partition, src_offset) = row  # fmt: skip
         src = (str(src_topic), int(str(src_partition)), int(str(src_offset)))
         stage, eid = str(stage), str(eid)
-        segment = (str(campaign), str(channel), str(ad_group), str(device), str(geo))
-        stored[(stage, eid)] = (*segment, str(method), int(str(counted)))
+        names, values = tuple(map(str, names)), tuple(map(str, values))
+        stored[(stage, eid)] = (str(campaign), names, values, str(method), int(str(counted)))
         if stage == lead_stage:
-            attr = Attribution(*segment, str(method))
+            mine = segmenter.aligned(names, values, segmenter.names)
+            attr = Attribution(str(campaign), mine, str(method))
             state.forms[eid] = FormItem(int(str(t)), attr, str(click_id), src)
         else:
             state.crm[eid] = CrmItem(int(str(t)), stage, int(str(revenue)), src)

@@ -39,7 +39,7 @@ from .ingest import (
     read_bounded,
     to_produce,
 )
-from .kpis import SEGMENT_DIMS, WINDOWS, segment_document, spend_document, with_spend
+from .kpis import WINDOWS, segment_document, spend_document, with_spend
 from .openapi import openapi_document
 from .produce import produce_acked
 from .ratelimit import HttpLimits
@@ -86,6 +86,7 @@ def register_web(pipeline: Pipeline) -> None:
     pipeline.bid_advisor = advisor
     funnel = pipeline.funnel
     click_stage = funnel.stage_names[0]
+    segments = pipeline.segments
     recent = RecentIds(settings.ingest_dedup_size)
     access = pipeline.access
     contact_hashing = ContactHashing.from_settings(settings)  # None: forms' email/phone -> 400
@@ -169,7 +170,7 @@ def register_web(pipeline: Pipeline) -> None:
     async def kpis_view(web: View, request: Request, campaign_id: str) -> Response:
         async def work() -> Response:
             window = _choice(request, "window", WINDOWS, "1h")
-            by = _choice(request, "by", SEGMENT_DIMS, "all")
+            by = _choice(request, "by", segments.dims, "all")
             minutes = WINDOWS[window]
 
             def q(client: ClickHouse) -> Any:
@@ -186,7 +187,8 @@ def register_web(pipeline: Pipeline) -> None:
             end, segs, spend, alerts = found
             if by == "all" and not segs:
                 segs = [queries.SegmentCounts("all", "all")]
-            segs = [with_spend(s, click_stage, spend, settings.currency) for s in segs]
+            split = segments.by_clicks(by)
+            segs = [with_spend(s, click_stage, spend, settings.currency, split) for s in segs]
             return web.json(
                 {
                     "campaign_id": campaign_id,
@@ -261,7 +263,7 @@ def register_web(pipeline: Pipeline) -> None:
 
         return await guarded(web, work)
 
-    document = openapi_document()
+    document = openapi_document(segments)
 
     # public on purpose: the description of the API is no secret (it ships with the code)
     @app.page("/api/openapi.json")  # type: ignore[untyped-decorator]

@@ -33,7 +33,7 @@ from ..cohorts.sql import (
 )
 from ..spend.sql import WindowSpend
 from . import queries
-from .kpis import SEGMENT_DIMS, cost_kpis, spend_document, with_spend
+from .kpis import cost_kpis, spend_document, with_spend
 
 if TYPE_CHECKING:
     from funnelwatch.processors.app import Pipeline
@@ -65,6 +65,7 @@ def cohort_range(
     within_minutes: int,
     watermark: int,
     maturity: Mapping[str, int],
+    by_clicks: bool = True,
 ) -> CohortRange:
     """The ``days`` UTC days ending with the watermark's own day (none before 1970)."""
     last = watermark // DAY_SECONDS * DAY_SECONDS
@@ -77,6 +78,7 @@ def cohort_range(
         watermark,
         within_minutes,
         maturity,
+        by_clicks,
     )
 
 
@@ -101,7 +103,7 @@ def cohort_document(
     leads = row.leads if row else 0
     counts = {lead: leads, **{s: row.reached[s] if row else 0 for s in later}}
     seg = queries.SegmentCounts(cohorts.dim, value, {funnel.stage_names[0]: clicks[0]}, clicks[1])
-    seg = with_spend(seg, funnel.stage_names[0], spend, revenue_currency)
+    seg = with_spend(seg, funnel.stage_names[0], spend, revenue_currency, cohorts.by_clicks)
     revenue = row.revenue_micros if row else 0
     kpis = cost_kpis(funnel.stage_names, counts, seg.spend_micros, revenue, seg.same_currency)
     kpis.pop("cpc_micros")  # a cohort is of leads: its clicks are not its own
@@ -194,7 +196,8 @@ def read_all(
         day: queries.window_spend(client, cohorts.campaign_id, day + DAY_SECONDS - 60, 1440, click)
         for day in days_of(cohorts)
     }
-    clicks = segment_clicks(client, funnel, cohorts) if cohorts.dim != "all" else {}
+    split = cohorts.dim != "all" and cohorts.by_clicks
+    clicks = segment_clicks(client, funnel, cohorts) if split else {}
     return rows, spends, clicks
 
 
@@ -206,6 +209,7 @@ def register_cohorts(pipeline: Pipeline, api_page: ApiPage, guarded: Guarded) ->
     from .api import _choice, _int
 
     funnel, settings, reader = pipeline.funnel, pipeline.settings, pipeline.reader
+    segments = pipeline.segments
     maturity = maturity_seconds(funnel, settings.cohort_maturity_hours)
 
     @api_page("/api/campaigns/{campaign_id}/cohorts")
@@ -213,14 +217,16 @@ def register_cohorts(pipeline: Pipeline, api_page: ApiPage, guarded: Guarded) ->
         async def work() -> Response:
             _choice(request, "period", PERIODS, "day")
             days = _int(request, "days", 1, MAX_DAYS, DEFAULT_DAYS)
-            by = _choice(request, "by", SEGMENT_DIMS, "all")
+            by = _choice(request, "by", segments.dims, "all")
             within = _int(request, "within", 1, MAX_WITHIN_MINUTES, DEFAULT_WITHIN_MINUTES)
 
             def q(client: ClickHouse) -> Any:
                 if not queries.campaign_exists(client, campaign_id):
                     return None
                 end = queries.watermark(client)
-                cohorts = cohort_range(campaign_id, by, days, within, end, maturity)
+                cohorts = cohort_range(
+                    campaign_id, by, days, within, end, maturity, segments.by_clicks(by)
+                )
                 return cohorts, (read_all(client, funnel, cohorts) if end else None)
 
             found = await reader.run(q)

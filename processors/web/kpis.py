@@ -20,8 +20,6 @@ from .queries import SegmentCounts
 
 #: the API's windows and their minutes
 WINDOWS = {"15m": 15, "1h": 60, "24h": 1440}
-#: the segment dimensions of kpi_minute (see processors.rollup.DIMENSIONS)
-SEGMENT_DIMS = ("all", "channel", "ad_group", "device", "geo")
 
 
 def cost_kpis(
@@ -65,10 +63,15 @@ def spend_document(spend: WindowSpend, revenue_currency: str) -> dict[str, Any]:
 
 
 def with_spend(
-    seg: SegmentCounts, click_stage: str, spend: WindowSpend, revenue_currency: str
+    seg: SegmentCounts,
+    click_stage: str,
+    spend: WindowSpend,
+    revenue_currency: str,
+    by_clicks: bool = True,
 ) -> SegmentCounts:
-    """``seg`` with the spend that counts in place of its clicks' own cost."""
-    if spend.currency(revenue_currency) is None:
+    """``seg`` with the spend that counts in place of its clicks' own cost; none for a
+    segment of a lead-level dimension (``by_clicks`` False: no clicks to share it by)."""
+    if spend.currency(revenue_currency) is None or not by_clicks:
         seg.spend_micros = None
     elif seg.dim == "all":
         seg.spend_micros = spend.spend_micros

@@ -13,10 +13,11 @@ from typing import Any
 
 from funnelwatch.schemas.contracts import json_schema
 from funnelwatch.schemas.events import EVENT_TYPES
+from funnelwatch.schemas.segments import BUILT_IN_SEGMENTS, SegmentSet
 
 from .cohorts import DEFAULT_DAYS, DEFAULT_WITHIN_MINUTES, MAX_DAYS, MAX_WITHIN_MINUTES, PERIODS
 from .ingest import ENDPOINTS
-from .kpis import SEGMENT_DIMS, WINDOWS
+from .kpis import WINDOWS
 from .landing import BODY_FIELDS, CLICK_ID_CHANNELS, MAX_VALUE_CHARS, SNIPPET_CLICK_ID_TYPE
 
 _NULLABLE_NUMBER = {"type": ["number", "null"]}
@@ -396,8 +397,9 @@ def _get(
     }
 
 
-def openapi_document() -> dict[str, Any]:
-    """The description served at ``/api/openapi.json``."""
+def openapi_document(segments: SegmentSet = BUILT_IN_SEGMENTS) -> dict[str, Any]:
+    """The description served at ``/api/openapi.json`` (the ``by`` parameters list the
+    configured segment dimensions)."""
     not_found = {"400": "bad query parameter", "404": "unknown campaign"}
     paths: dict[str, Any] = {
         "/api/campaigns": _get(
@@ -450,7 +452,7 @@ def openapi_document() -> dict[str, Any]:
                     "in": "query",
                     "required": False,
                     "description": "segment dimension (default all: the campaign as a whole)",
-                    "schema": {"type": "string", "enum": list(SEGMENT_DIMS), "default": "all"},
+                    "schema": {"type": "string", "enum": list(segments.dims), "default": "all"},
                 },
             ],
             not_found,
@@ -543,7 +545,7 @@ def openapi_document() -> dict[str, Any]:
                     "in": "query",
                     "required": False,
                     "description": "segment dimension of the leads (default all)",
-                    "schema": {"type": "string", "enum": list(SEGMENT_DIMS), "default": "all"},
+                    "schema": {"type": "string", "enum": list(segments.dims), "default": "all"},
                 },
                 {
                     "name": "within",

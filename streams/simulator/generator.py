@@ -37,6 +37,17 @@ DUPLICATE_DELAY_MS = (1_000, 600_000)  # webhook retries: a second to ten minute
 LATE_FORM_DELAY_MS = (1_000, 300_000)  # an out-of-order form lands after its first CRM event
 UTM_KNOWN, UTM_FOREIGN = 0.5, 0.25  # shares of leads without click; the rest carry no utm
 SEARCH_CHANNELS = ("google", "bing")
+#: the landing pages a campaign's ad groups send visitors to (an ad group's is fixed by
+#: its id, drawing nothing from the random stream), and the pages of organic forms
+LANDING_PAGES = ("/pricing", "/demo", "/offer-a", "/offer-b", "/webinar")
+ORGANIC_PAGES = ("/", "/blog", "/contact")
+
+
+def _pick(options: tuple[str, ...], key: str) -> str:
+    """One of ``options``, fixed by ``key`` (a stable hash: no random draw)."""
+    return options[int(hashlib.blake2s(key.encode(), digest_size=4).hexdigest(), 16) % len(options)]
+
+
 SITE_QUALITY = 0.8  # leads no campaign brought qualify and win a little less often
 
 
@@ -177,6 +188,8 @@ class _Generator:
             device=device,
             geo=geo,
         )
+        if campaign.channel in SEARCH_CHANNELS and campaign.keywords:
+            payload["keyword"] = _pick(campaign.keywords, click_id)
         if self.spend is not None:
             self.spend.click(
                 t, campaign.campaign_id, campaign.channel, group.ad_group_id, payload["cost_micros"]
@@ -243,8 +256,10 @@ class _Generator:
             if blocked(self.c.incidents, "form_broken", campaign.campaign_id, self._minute(t)):
                 return  # the form is broken: the visitor gives up
             form: Form = campaign.forms[pick_index(rng, self.form_cum[campaign_index])]
+            page = _pick(LANDING_PAGES, utm.get("utm_content") or campaign.campaign_id)
         else:
             form = SITE_FORMS[pick_index(rng, self.site_form_cum)]
+            page = _pick(ORGANIC_PAGES, form.form_id)
         lead_id = f"lead-{self.tag}-{self._id()}"
         payload = self._header("form_submission", t)
         payload.update(
@@ -255,6 +270,7 @@ class _Generator:
             **utm,
             device=device,
             geo=geo,
+            landing_page=page,
         )
         crm = self._lifecycle(t, lead_id, form.form_type, campaign)
         send_t = t

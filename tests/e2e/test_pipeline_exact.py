@@ -165,12 +165,11 @@ def _explain(url: str, got: dict, want: Expected) -> str:  # type: ignore[type-a
         for minute, stage in keys[:3]:
             rows = client.execute(
                 "SELECT event_id, argMax(counted, version), argMax(campaign_id, version), "
-                "argMax(channel, version), argMax(ad_group_id, version), "
-                "argMax(device, version), argMax(geo, version) FROM funnel_facts "
+                "argMax(dim_values, version) FROM funnel_facts "
                 "WHERE minute = toDateTime(%(m)s) AND stage = %(s)s GROUP BY event_id",
                 {"m": minute, "s": stage},
             )
-            stored = {r[0]: "/".join(r[2:]) for r in rows if r[1]}
+            stored = {r[0]: (r[2], *r[3]) for r in rows if r[1]}
             expected = want.counted.get((minute, stage), {})
             odd = sorted(
                 e for e in stored.keys() | expected.keys() if stored.get(e) != expected.get(e)
@@ -181,7 +180,7 @@ def _explain(url: str, got: dict, want: Expected) -> str:  # type: ignore[type-a
                     f"{e}: ClickHouse counts {stored.get(e)}, oracle {expected.get(e)}, versions "
                     + str(
                         client.execute(
-                            "SELECT version, campaign_id, channel, counted, attribution, "
+                            "SELECT version, campaign_id, dim_values, counted, attribution, "
                             "lead_id, "
                             "source_topic, source_partition, source_offset FROM funnel_facts "
                             "WHERE event_id = %(e)s ORDER BY version",

@@ -8,7 +8,8 @@ from typing import Any
 
 from funnelwatch.clickhouse import ClickHouse, connect
 from funnelwatch.processors.alerting.store import alert_row
-from funnelwatch.processors.attribution.facts import FACT_COLUMNS, Fact
+from funnelwatch.processors.attribution.facts import Fact, fact_columns, segment_value_sql
+from funnelwatch.processors.attribution.rules import UNKNOWN
 from funnelwatch.processors.detectors.lifecycle import Alert
 from funnelwatch.schemas.migrate import migrate
 
@@ -45,23 +46,31 @@ def drop_database(url: str, name: str) -> None:
 def write_facts(client: ClickHouse, facts: Sequence[Fact]) -> None:
     """Insert facts into ``funnel_facts`` alone, as the hot path's checkpoint does (the
     click and lead indexes follow by their materialized views; no KPIs)."""
-    client.insert_columns(
-        "funnel_facts", {name: [f[i] for f in facts] for i, name in enumerate(FACT_COLUMNS)}
-    )
+    client.insert_columns("funnel_facts", fact_columns(facts))
+
+
+#: the click dimensions of the built-in segment set, by the click attribute they read
+_CLICK_SEGMENT = {"channel": "channel", "ad_group_id": "ad_group", "device": "device",
+                  "geo": "geo"}  # fmt: skip
 
 
 def make_fact(minute: int, stage: str, event_id: str, campaign_id: str, **fields: Any) -> Fact:
-    """A counted fact of one click-attributed google/mobile/DE event; ``fields`` override."""
+    """A counted fact of one click-attributed google/ag1/mobile/DE event; ``fields``
+    override (``channel``, ``ad_group_id``, ``device``, ``geo`` set those values;
+    ``segments``, a {dimension: value} dict, replaces the whole segment)."""
+    segment = {"channel": "google", "ad_group": "ag1", "device": "mobile", "geo": "DE"}
+    for attribute, name in _CLICK_SEGMENT.items():
+        if attribute in fields:
+            segment[name] = fields.pop(attribute)
+    segment = fields.pop("segments", segment)
     values: dict[str, Any] = dict(
         minute=minute,
         stage=stage,
         event_id=event_id,
         event_time_ms=minute * 1000,
         campaign_id=campaign_id,
-        channel="google",
-        ad_group_id="ag1",
-        device="mobile",
-        geo="DE",
+        dim_names=tuple(segment),
+        dim_values=tuple(segment.values()),
         attribution="click",
         lead_id="",
         click_id="",
@@ -123,3 +132,8 @@ def click_lead_alert_row(
     )
     row: tuple[Any, ...] = alert_row(alert, version)
     return row
+
+
+def value_sql(dim: str) -> str:
+    """SQL of a fact row's value of segment dimension ``dim`` (a literal name)."""
+    return segment_value_sql(f"'{dim}'", f"'{UNKNOWN}'")

@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from funnelwatch.schemas.funnel import Funnel
+from funnelwatch.schemas.segments import BUILT_IN_SEGMENTS, OTHER, SegmentSet
 
 UNATTRIBUTED, UNKNOWN = "(unattributed)", "(unknown)"
 KpiKey = tuple[int, str, str, str, str]  # minute, campaign, dim, dim_value, stage
 RollKey = tuple[int, str, str, str, int, str, str]  # minute, campaign, dim, value, window, from, to
+#: (campaign, ((dimension, value), ...)) of a counted event
+Seg = tuple[str, tuple[tuple[str, str], ...]]
 
 
 def _ms(text: str) -> int:
@@ -48,62 +51,46 @@ def valid_events(ground_truth: Path) -> list[dict[str, Any]]:
 class Expected:
     kpi: dict[KpiKey, tuple[int, int, int]]  # events, cost_micros, revenue_micros
     rolling: dict[RollKey, tuple[int, int]]  # from_events, to_events
-    #: (minute, stage) -> {event_id: "campaign/channel/ad group/device/geo"} of the
-    #: counted events (for failure reports)
-    counted: dict[tuple[int, str], dict[str, str]]
+    #: (minute, stage) -> {event_id: (campaign, value, value, ...)} of the counted
+    #: events, values in the segment set's order (for failure reports and cohorts)
+    counted: dict[tuple[int, str], dict[str, tuple[str, ...]]]
 
 
-def _segments(
-    campaign: str, channel: str, ad_group: str, device: str, geo: str
-) -> list[tuple[str, str, str]]:
-    return [
-        (campaign, "all", "all"),
-        (campaign, "channel", channel),
-        (campaign, "ad_group", ad_group),
-        (campaign, "device", device),
-        (campaign, "geo", geo),
-    ]
+def _value(event: dict[str, Any], attribute: str | None) -> str:
+    return (event.get(attribute) if attribute else None) or UNKNOWN
 
 
-def expected(events: Iterable[dict[str, Any]], funnel: Funnel, windows: Iterable[int]) -> Expected:
+def expected(
+    events: Iterable[dict[str, Any]],
+    funnel: Funnel,
+    windows: Iterable[int],
+    segments: SegmentSet = BUILT_IN_SEGMENTS,
+) -> Expected:
+    """What the pipeline must hold after draining ``events`` under this configuration."""
     events = list(events)
     clicks = {e["click_id"]: e for e in events if e["event_type"] == "ad_click"}
     stage_of_status = {st: s.name for s in funnel.stages + funnel.outcomes for st in s.statuses}
     lead_stage = funnel.stages[1].name
+    dims = segments.dimensions
 
-    def form_attr(f: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    def click_seg(c: dict[str, Any]) -> Seg:
+        return c["campaign_id"], tuple((d.name, _value(c, d.click)) for d in dims if d.click)
+
+    def form_attr(f: dict[str, Any]) -> Seg:
         click = clicks.get(f.get("click_id") or "")
+        values = tuple(
+            (d.name, _value(click, d.click) if click is not None and d.click else _value(f, d.form))
+            for d in dims
+        )
         if click is not None:
-            return (
-                click["campaign_id"],
-                click["channel"],
-                click["ad_group_id"],
-                click.get("device") or UNKNOWN,
-                click.get("geo") or UNKNOWN,
-            )
-        dev, geo = f.get("device") or UNKNOWN, f.get("geo") or UNKNOWN
-        if f.get("utm_campaign"):
-            return (
-                f["utm_campaign"],
-                f.get("utm_source") or UNKNOWN,
-                f.get("utm_content") or UNKNOWN,
-                dev,
-                geo,
-            )
-        return (UNATTRIBUTED, UNKNOWN, UNKNOWN, dev, geo)
+            return click["campaign_id"], values
+        return f.get("utm_campaign") or UNATTRIBUTED, values
 
-    counted: list[tuple[int, str, tuple[str, str, str, str, str], int, int, str]] = []
+    counted: list[tuple[int, str, Seg, int, int, str]] = []
     all_minutes: list[int] = []
     for c in clicks.values():
         m = _ms(c["event_time"]) // 60000 * 60
-        seg = (
-            c["campaign_id"],
-            c["channel"],
-            c["ad_group_id"],
-            c.get("device") or UNKNOWN,
-            c.get("geo") or UNKNOWN,
-        )
-        counted.append((m, "click", seg, c["cost_micros"], 0, c["event_id"]))
+        counted.append((m, "click", click_seg(c), c["cost_micros"], 0, c["event_id"]))
         all_minutes.append(m)
 
     first_form: dict[str, dict[str, Any]] = {}
@@ -132,7 +119,7 @@ def expected(events: Iterable[dict[str, Any]], funnel: Funnel, windows: Iterable
             best["event_id"],
         ):
             first_crm[(e["lead_id"], stage)] = e
-    no_lead = (UNATTRIBUTED, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN)
+    no_lead: Seg = (UNATTRIBUTED, tuple((d.name, UNKNOWN) for d in dims))
     for (lead, stage), e in first_crm.items():
         counted.append(
             (
@@ -145,18 +132,42 @@ def expected(events: Iterable[dict[str, Any]], funnel: Funnel, windows: Iterable
             )
         )
 
-    kpi: dict[KpiKey, list[int]] = defaultdict(lambda: [0, 0, 0])
-    events_counted: dict[tuple[int, str], dict[str, str]] = defaultdict(dict)
-    for minute, stage, seg, cost, revenue, event_id in counted:
-        events_counted[(minute, stage)][event_id] = "/".join(seg)
-        for campaign, dim, value in _segments(*seg):
-            row = kpi[(minute, campaign, dim, value, stage)]
+    raw: dict[KpiKey, list[int]] = defaultdict(lambda: [0, 0, 0])
+    events_counted: dict[tuple[int, str], dict[str, tuple[str, ...]]] = defaultdict(dict)
+    for minute, stage, (campaign, values), cost, revenue, event_id in counted:
+        events_counted[(minute, stage)][event_id] = (campaign, *(v for _, v in values))
+        for dim, value in (("all", "all"), *values):
+            row = raw[(minute, campaign, dim, value, stage)]
             row[0] += 1
             row[1] += cost
             row[2] += revenue
+    kpi = _top_values(raw, segments)
 
     rolling = _rolling(kpi, funnel, windows, min(all_minutes), max(all_minutes))
     return Expected({k: (v[0], v[1], v[2]) for k, v in kpi.items()}, rolling, events_counted)
+
+
+def _top_values(raw: dict[KpiKey, list[int]], segments: SegmentSet) -> dict[KpiKey, list[int]]:
+    """Per minute, campaign and dimension the values ranked by their events (all stages,
+    ties by value); those past the dimension's top N are merged into (other)."""
+    totals: dict[tuple[int, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (minute, campaign, dim, value, _), (n, _, _) in raw.items():
+        totals[(minute, campaign, dim)][value] += n
+    top = {d.name: d.top for d in segments.dimensions}
+    kept = {
+        group: set(
+            sorted(values, key=lambda v: (-values[v], v))[: top.get(group[2], segments.default_top)]
+        )
+        for group, values in totals.items()
+    }
+    out: dict[KpiKey, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for (minute, campaign, dim, value, stage), sums in raw.items():
+        if dim != "all" and value not in kept[(minute, campaign, dim)]:
+            value = OTHER
+        row = out[(minute, campaign, dim, value, stage)]
+        for i in range(3):
+            row[i] += sums[i]
+    return out
 
 
 def _rolling(

@@ -28,13 +28,17 @@ from fractions import Fraction
 from typing import Any
 
 from funnelwatch.schemas.funnel import Funnel
+from funnelwatch.schemas.segments import BUILT_IN_SEGMENTS
 
 from .oracle import Expected
 from .oracle_spend import Report, SpendWant, window_spend
 
 DAY = 86400
 EARLY_MS = DAY * 1000
-DIM_INDEX = {"all": None, "channel": 1, "ad_group": 2, "device": 3, "geo": 4}
+#: the position of each dimension's value in a counted lead's (campaign, *values)
+DIM_INDEX: dict[str, int | None] = {
+    "all": None, **{name: i + 1 for i, name in enumerate(BUILT_IN_SEGMENTS.names)}
+}  # fmt: skip
 
 
 def _ms(text: str) -> int:
@@ -45,7 +49,7 @@ def _ms(text: str) -> int:
 class Lead:
     lead_id: str
     ms: int
-    #: campaign, channel, ad group, device, geo
+    #: campaign and the lead's value of each dimension of the built-in segment set
     segment: tuple[str, ...]
     #: stage -> (event time ms, deal value) of its counted CRM event
     crm: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -61,9 +65,8 @@ def leads_of(events: Iterable[Mapping[str, Any]], want: Expected, funnel: Funnel
             continue
         for event_id, segment in counted.items():
             form = by_id[event_id]
-            parts = tuple(segment.split("/"))
-            assert len(parts) == 5, segment
-            leads[form["lead_id"]] = Lead(form["lead_id"], _ms(form["event_time"]), parts)
+            assert len(segment) == len(DIM_INDEX), segment
+            leads[form["lead_id"]] = Lead(form["lead_id"], _ms(form["event_time"]), segment)
     later = {*funnel.stage_names[2:], *(o.name for o in funnel.outcomes)}
     for (_, stage), counted in want.counted.items():
         if stage not in later:
@@ -213,7 +216,8 @@ def cohorts(
                 for lead, v in judged
                 if not (contact in v and v[contact][0] - lead.ms <= within_ms)
             )
-            if len(currencies) > 1:
+            if len(currencies) > 1 or not BUILT_IN_SEGMENTS.by_clicks(ask.dim):
+                # a lead-level dimension has no clicks to share the spend by
                 cost: int | None = None
             elif index is None:
                 cost = spend.spend

@@ -18,11 +18,12 @@ from datetime import UTC, datetime, timedelta
 from funnelwatch.clickhouse import ClickHouse
 from funnelwatch.processors.attribution.facts import Fact, minute_of
 from funnelwatch.processors.attribution.lead import LeadState, add_crm, add_form, lead_facts
-from funnelwatch.processors.attribution.rules import Segment, attribute_form, click_segment
+from funnelwatch.processors.attribution.rules import Segment, Segmenter
 from funnelwatch.processors.rollup.offline import load_facts
 from funnelwatch.processors.source.placement import owner_partition
 from funnelwatch.schemas.decode import EventDecoder, EventStruct, event_ms
 from funnelwatch.schemas.funnel import load_funnel
+from funnelwatch.schemas.segments import BUILT_IN_SEGMENTS
 from funnelwatch.streams.simulator.generator import generate
 from funnelwatch.streams.simulator.incidents import Incident
 from funnelwatch.streams.simulator.model import SimulationConfig, default_campaigns
@@ -80,17 +81,20 @@ def simulated_facts(sim: Simulation) -> list[Fact]:
     offset = iter(range(10**9))
     facts: list[Fact] = []
     clicks: dict[str, Segment] = {}
+    seg = Segmenter(BUILT_IN_SEGMENTS)
     for click in events["clicks"]:
         t = event_ms(click)
-        segment = clicks[click.click_id] = Segment(*click_segment(click))
+        key = seg.click_key(click)
+        segment = clicks[click.click_id] = Segment(key[0], key[1:])
         facts.append(
-            Fact(minute_of(t), click_stage, click.event_id, t, *segment, "click", "",
-                 click.click_id, click.cost_micros, 0, 1, 1, "clicks", 0, next(offset), 0)
+            Fact(minute_of(t), click_stage, click.event_id, t, segment.campaign_id,
+                 seg.click_names, segment.values, "click", "", click.click_id,
+                 click.cost_micros, 0, 1, 1, "clicks", 0, next(offset), 0)
         )  # fmt: skip
     leads: dict[str, LeadState] = {}
     for form in events["forms"]:
         state = leads.setdefault(form.lead_id, LeadState())
-        attr = attribute_form(form, clicks.get(form.click_id or ""))
+        attr = seg.attribute_form(form, clicks.get(form.click_id or ""))
         add_form(state, form.event_id, event_ms(form), attr, form.click_id or "",
                  ("forms", 0, next(offset)))  # fmt: skip
     for crm in events["crm"]:
@@ -101,7 +105,7 @@ def simulated_facts(sim: Simulation) -> list[Fact]:
                 crm.deal_value_micros or 0, ("crm", 0, next(offset)))  # fmt: skip
     for lead_id, state in leads.items():
         partition = owner_partition(lead_id, PARTITIONS)
-        facts.extend(lead_facts(lead_id, partition, state, lead_stage, 1))
+        facts.extend(lead_facts(lead_id, partition, state, lead_stage, 1, seg.names))
     return sorted(facts, key=lambda f: (f.minute, f.event_time_ms))
 
 

@@ -26,14 +26,17 @@ RANGE = TimeRange.of_seconds(SIMULATION.start, SIMULATION.end, interval_s=300)
 
 
 def variables(client: ClickHouse) -> dict[str, str | Sequence[str]]:
-    """Values as a user picks them: one campaign, then "All" of each segment variable,
-    which Grafana fills from the variable's own query."""
+    """Values as a user picks them: one campaign, then what Grafana fills each later
+    variable with from its own query: its first value (a single-value variable's
+    default), or every value of a multi-value one."""
     values: dict[str, str | Sequence[str]] = {"campaign": OUTAGE_CAMPAIGN}
     board = next(b for b in BOARDS if CAMPAIGN_VARIABLE in b.variables)
     for part in board.variables[1:]:
         (query,) = part.queries
-        name = str(part.builder.build().name)
-        values[name] = [str(r[0]) for r in rows(client, expanded(query.sql, RANGE, values))]
+        built = part.builder.build()
+        found = [str(r[0]) for r in rows(client, expanded(query.sql, RANGE, values))]
+        assert found, f"variable {built.name} has no values"
+        values[str(built.name)] = found if built.multi else found[0]
     return values
 
 

@@ -10,9 +10,12 @@ import pytest
 from funnelwatch.clickhouse import ClickHouse
 from funnelwatch.grafana import drilldown, overview
 from funnelwatch.grafana.macros import TimeRange
+from funnelwatch.processors.attribution.facts import Fact
 from tests.integration.grafana.conftest import OUTAGE_CAMPAIGN, OUTAGE_MINUTE, SIMULATION
 from tests.support.grafana_queries import expanded, rows
 from tests.support.simulated_kpis import simulated_facts
+
+STAGE_NAMES = ("click", "lead", "contacted", "qualified", "won")
 
 pytestmark = pytest.mark.integration
 WHOLE = TimeRange.of_seconds(SIMULATION.start, SIMULATION.end, interval_s=300)
@@ -52,9 +55,8 @@ def test_conversion_falls_below_the_band_after_the_outage_and_not_before(
     time = TimeRange.of_seconds(start, SIMULATION.end, interval_s=600)
     variables = {
         "campaign": OUTAGE_CAMPAIGN,
-        "channel": ["google"],
-        "ad_group": [f"ag-search-brand-{g}" for g in ("core", "product", "misspellings")],
-        "device": ["desktop", "mobile", "tablet"],
+        "dimension": "channel",
+        "value": ["google"],
     }
     series = rows(loaded, expanded(drilldown.CONVERSION_VS_BASELINE.sql, time, variables))
 
@@ -66,6 +68,59 @@ def test_conversion_falls_below_the_band_after_the_outage_and_not_before(
     below = [r for r in before if r[1] < r[3]]
     assert len(below) <= 1  # a 3-sigma band: healthy intervals stay inside it
     assert all(0 < base < 0.2 and low < base < high for _, _, base, low, high in series)
+
+
+def test_the_default_dimension_is_the_campaign_as_a_whole(loaded: ClickHouse) -> None:
+    picked = {"campaign": OUTAGE_CAMPAIGN}
+    dims = rows(loaded, expanded(drilldown.DIMENSION_VARIABLE.queries[0].sql, WHOLE, picked))
+
+    assert dims[0] == ("all",)
+    assert {"channel", "form_type", "landing_page"} <= {d for (d,) in dims}
+
+
+def test_segment_kpis_of_chosen_values_count_their_facts(loaded: ClickHouse) -> None:
+    facts = [
+        f
+        for f in simulated_facts(SIMULATION)
+        if f.counted and f.campaign_id == OUTAGE_CAMPAIGN and _value(f, "device") == "mobile"
+    ]
+    picked = {"campaign": OUTAGE_CAMPAIGN, "dimension": "device", "value": ["mobile"]}
+
+    ((*counts, spend),) = [
+        r[:6] for r in rows(loaded, expanded(drilldown.SEGMENT_KPIS.sql, WHOLE, picked))
+    ]
+
+    assert counts == [sum(1 for f in facts if f.stage == s) for s in STAGE_NAMES]
+    assert counts[0] > 0 and spend is not None and spend > 0
+
+
+def test_a_lead_level_dimension_splits_leads_and_has_no_spend(loaded: ClickHouse) -> None:
+    leads = Counter(
+        _value(f, "form_type")
+        for f in simulated_facts(SIMULATION)
+        if f.counted and f.campaign_id == OUTAGE_CAMPAIGN and f.stage == "lead"
+    )
+    picked = {"campaign": OUTAGE_CAMPAIGN, "dimension": "form_type"}
+    by_value = rows(loaded, expanded(drilldown.BY_DIMENSION.sql, WHOLE, picked))
+
+    assert {r[0]: r[2] for r in by_value} == dict(leads)
+    assert all(r[1] == 0 and r[6] is None for r in by_value)  # no clicks, no spend
+
+
+def test_click_dimension_values_share_the_campaign_spend(loaded: ClickHouse) -> None:
+    picked = {"campaign": OUTAGE_CAMPAIGN, "dimension": "channel"}
+    by_value = rows(loaded, expanded(drilldown.BY_DIMENSION.sql, WHOLE, picked))
+    whole = rows(loaded, expanded(drilldown.BY_DIMENSION.sql, WHOLE, picked | {"dimension": "all"}))
+
+    ((_, clicks, *_, whole_spend),) = [r[:7] for r in whole]
+    assert sum(r[1] for r in by_value) == clicks  # every click has a channel
+    # each part is floored to a micro
+    assert sum(r[6] for r in by_value) == pytest.approx(whole_spend, abs=1e-6 * len(by_value))
+
+
+def _value(fact: Fact, dim: str) -> str:
+    names, values = fact.dim_names, fact.dim_values
+    return values[names.index(dim)] if dim in names else "(unknown)"
 
 
 def test_annotations_span_the_open_alert_to_the_end_of_the_range(loaded: ClickHouse) -> None:

@@ -40,6 +40,7 @@ from funnelwatch.processors.rollup.progress import read_progress
 from funnelwatch.processors.rollup.roller import Roller
 from funnelwatch.processors.source.placement import PARTITIONER, owner_partition
 from funnelwatch.schemas.funnel import load_funnel
+from funnelwatch.schemas.segments import BUILT_IN_SEGMENTS
 from funnelwatch.settings import Settings, load_settings
 from funnelwatch.streams.admin import ensure_topics
 from funnelwatch.streams.catalogue import catalogue
@@ -272,7 +273,7 @@ def make_stack(bootstrap: str, url: str, client: ClickHouse, home: Path, **tunin
     settings = load_settings(kafka_bootstrap=bootstrap, topic_prefix=name, app_id=name,
                              partitions=PARTITIONS, data_dir=home)  # fmt: skip
     ensure_topics(bootstrap, catalogue(settings).all())
-    config = replace(hot_path_config(settings, catalogue(settings), FUNNEL),
+    config = replace(hot_path_config(settings, catalogue(settings), FUNNEL, BUILT_IN_SEGMENTS),
                      batch_max_records=tuning.get("batch_max_records", 100),
                      batch_max_seconds=0.2, session_timeout_seconds=6.0,
                      retry_max_seconds=1.0)  # fmt: skip

@@ -199,7 +199,10 @@ def test_conversion_history_comes_from_conversion_rolling(stack: Stack) -> None:
     "query,message",
     [
         ("window=2h", "window must be one of 15m, 1h, 24h"),
-        ("by=color", "by must be one of all, channel, ad_group, device, geo"),
+        (
+            "by=color",
+            "by must be one of all, channel, ad_group, device, geo, form_type, landing_page",
+        ),
         ("window=", "window must be one of"),
     ],
 )

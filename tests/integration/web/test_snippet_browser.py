@@ -36,6 +36,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from funnelwatch.localstack.ports import free_port
 from funnelwatch.streams.catalogue import catalogue
 from tests.support.browser import headless_chromium, network_events
+from tests.support.clickhouse import value_sql
 
 from .conftest import SITE_KEY, SITE_ORIGIN, SITE_PORT, Stack
 
@@ -277,7 +278,7 @@ def _lead_rows(stack: Stack, table: str, lead_id: str) -> list[tuple[Any, ...]]:
     try:
         return client.execute(
             "SELECT argMax(attribution, version), argMax(campaign_id, version), "
-            f"argMax(channel, version), argMax(click_id, version) FROM {table} "
+            f"argMax({value_sql('channel')}, version), argMax(click_id, version) FROM {table} "
             "WHERE stage = 'lead' AND lead_id = %(lead)s GROUP BY event_id",
             {"lead": lead_id},
         )
@@ -289,7 +290,8 @@ def _click_rows(stack: Stack, click_id: str) -> list[tuple[Any, ...]]:
     client = stack.client()
     try:
         return client.execute(
-            "SELECT event_id, campaign_id, channel, cost_micros, device FROM funnel_facts "
+            f"SELECT event_id, campaign_id, {value_sql('channel')}, cost_micros, "
+            f"{value_sql('device')} FROM funnel_facts "
             "WHERE stage = 'click' AND click_id = %(click)s",
             {"click": click_id},
         )

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from funnelwatch.schemas.funnel import load_funnel
+from funnelwatch.schemas.segments import BUILT_IN_SEGMENTS
 from tests.support.oracle import expected, valid_events
 from tests.support.oracle_cohorts import CohortAsk, cohorts, leads_of
 from tests.support.oracle_spend import counted_reports
@@ -34,7 +35,7 @@ from tests.support.pipeline import PipelineEnv, stop
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 MATURITY_HOURS = {"contacted": 2.0, "qualified": 24.0, "won": 60.0, "lost": 48.0}
-DIMS = ("all", "channel", "ad_group", "device", "geo")
+DIMS = BUILT_IN_SEGMENTS.dims
 DAYS = 5  # four simulated days touch five UTC days
 
 

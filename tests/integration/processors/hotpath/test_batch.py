@@ -114,7 +114,8 @@ class Worker:
     def facts(self) -> dict[tuple[str, str], tuple[Any, ...]]:
         """(stage, event_id) -> the newest fact's attribution, campaign, device, counted."""
         rows = self.client.execute(
-            "SELECT stage, event_id, attribution, campaign_id, device, counted, lead_partition, "
+            "SELECT stage, event_id, attribution, campaign_id, "
+            "dim_values[indexOf(dim_names, 'device')], counted, lead_partition, "
             "source_topic, source_partition, source_offset FROM funnel_facts FINAL"
         )
         return {(str(r[0]), str(r[1])): tuple(r[2:]) for r in rows}

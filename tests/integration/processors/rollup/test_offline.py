@@ -36,9 +36,7 @@ def independent_kpis(facts: Sequence[Fact]) -> dict[tuple[Any, ...], tuple[int, 
     for f in newest.values():
         if not f.counted:
             continue
-        dims = [("all", "all"), ("channel", f.channel), ("ad_group", f.ad_group_id),
-                ("device", f.device), ("geo", f.geo)]  # fmt: skip
-        for dim, value in dims:
+        for dim, value in [("all", "all"), *zip(f.dim_names, f.dim_values, strict=True)]:
             row = sums[(f.minute, f.campaign_id, dim, value, f.stage)]
             row[0] += 1
             row[1] += f.cost_micros

@@ -11,20 +11,21 @@ import pytest
 from funnelwatch.clickhouse import ClickHouse
 from funnelwatch.processors.attribution.facts import Fact
 from funnelwatch.processors.attribution.lead import LeadState, add_crm, add_form, lead_facts
-from funnelwatch.processors.attribution.rules import UNKNOWN, Attribution, Segment, by_click
+from funnelwatch.processors.attribution.rules import UNKNOWN
 from funnelwatch.processors.rollup import versions
 from funnelwatch.processors.state import restore
 from funnelwatch.processors.state.leads import LeadStore
 from funnelwatch.processors.state.restore import last_owner, rebuild, take_ownership
 from tests.support.clickhouse import write_facts
+from tests.support.segments import DIMS, SEGMENTER, attribution, by_click, click_seg
 
 pytestmark = pytest.mark.integration
 
 LEAD_STAGE = "lead"
 T0 = 1_795_910_400_000
 DAY = 86_400_000
-CLICK = by_click(Segment("cmp-a", "google", "ag1", "mobile", "DE"))
-UTM = Attribution("cmp-utm", "newsletter", UNKNOWN, "desktop", "FR", "utm")
+CLICK = by_click(click_seg("cmp-a", "google", "ag1", "mobile", "DE"), "callback", "/pricing")
+UTM = attribution("cmp-utm", "newsletter", UNKNOWN, "desktop", "FR", "utm", "download")
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def lead_state(i: int, part: int) -> LeadState:
 
 def facts_of(states: dict[str, LeadState], part: int, version: int = 1) -> list[Fact]:
     return [f for lead_id, s in states.items() for f in lead_facts(lead_id, part, s, LEAD_STAGE,
-                                                                   version)]  # fmt: skip
+                                                                   version, DIMS)]  # fmt: skip
 
 
 def test_the_last_owner_of_a_partition_is_the_last_store_that_took_it(
@@ -90,7 +91,7 @@ def test_rebuild_restores_exactly_the_state_the_lead_facts_came_from(
     write_facts(client, facts_of(mine, 1) + facts_of(others, 2))
     store.save(1, {"stale": lead_state(99, 1)})  # what the store held before: replaced
 
-    rebuilt = rebuild(client, store, 1, LEAD_STAGE, since_ms=0)
+    rebuilt = rebuild(client, store, 1, LEAD_STAGE, since_ms=0, segmenter=SEGMENTER)
 
     assert rebuilt.leads == 40 and rebuilt.repair == {}
     assert store.count(1) == 40 and store.count(2) == 0
@@ -104,7 +105,7 @@ def test_rebuild_in_chunks_restores_the_same_state(
     mine = {f"L{i}": lead_state(i, 0) for i in range(30)}
     write_facts(client, facts_of(mine, 0))
     monkeypatch.setattr(restore, "RESTORE_CHUNK_ROWS", 7)
-    assert rebuild(client, store, 0, LEAD_STAGE, since_ms=0).leads == 30
+    assert rebuild(client, store, 0, LEAD_STAGE, since_ms=0, segmenter=SEGMENTER).leads == 30
     store.discard_unsaved()
     assert store.load(0, mine) == mine
 
@@ -118,7 +119,7 @@ def test_rebuild_takes_the_newest_version_of_each_fact(
     later = LeadState()
     add_form(later, "f1", T0, CLICK, "k1", ("forms", 0, 1))  # its click arrived
     write_facts(client, facts_of({"L1": later}, 0, version=2))
-    rebuild(client, store, 0, LEAD_STAGE, since_ms=0)
+    rebuild(client, store, 0, LEAD_STAGE, since_ms=0, segmenter=SEGMENTER)
     store.discard_unsaved()
     assert store.load(0, ["L1"]) == {"L1": later}
 
@@ -130,7 +131,7 @@ def test_rebuild_leaves_out_events_older_than_the_horizon(
     add_form(state, "old", T0, UTM, "", ("forms", 0, 1))
     add_crm(state, "new", T0 + 10 * DAY, "contacted", 0, ("crm", 0, 2))
     write_facts(client, facts_of({"L1": state}, 0))
-    rebuild(client, store, 0, LEAD_STAGE, since_ms=T0 + DAY)
+    rebuild(client, store, 0, LEAD_STAGE, since_ms=T0 + DAY, segmenter=SEGMENTER)
     store.discard_unsaved()
     (kept,) = store.load(0, ["L1"]).values()
     assert (list(kept.forms), list(kept.crm)) == ([], ["new"])
@@ -151,7 +152,7 @@ def test_rebuild_reports_leads_whose_stored_facts_disagree_with_their_state(
     # L2: consistent
     write_facts(client, [early, *facts_of({"L2": lead_state(3, 0)}, 0)])
 
-    rebuilt = rebuild(client, store, 0, LEAD_STAGE, since_ms=0)
+    rebuilt = rebuild(client, store, 0, LEAD_STAGE, since_ms=0, segmenter=SEGMENTER)
 
     assert rebuilt.leads == 2
     assert rebuilt.repair == {"L1": both}  # its facts must all be written again

@@ -25,20 +25,15 @@ from funnelwatch.processors.attribution.lead import (
     lead_view,
     reattribute,
 )
-from funnelwatch.processors.attribution.rules import (
-    UNATTRIBUTED,
-    UNKNOWN,
-    Attribution,
-    Segment,
-    by_click,
-)
+from funnelwatch.processors.attribution.rules import UNATTRIBUTED, UNKNOWN, Attribution
+from tests.support.segments import DIMS, attribution, by_click, click_seg
 
 LEAD_STAGE = "lead"
 PARTITION = 3
-CLICK_A = by_click(Segment("cmp-a", "google", "ag1", "mobile", "DE"))
-CLICK_B = by_click(Segment("cmp-b", "bing", "ag9", "tablet", "US"))
-UTM = Attribution("cmp-utm", "newsletter", UNKNOWN, "desktop", "FR", "utm")
-NONE = Attribution(UNATTRIBUTED, UNKNOWN, UNKNOWN, "desktop", "FR", "none")
+CLICK_A = by_click(click_seg("cmp-a", "google", "ag1", "mobile", "DE"))
+CLICK_B = by_click(click_seg("cmp-b", "bing", "ag9", "tablet", "US"))
+UTM = attribution("cmp-utm", "newsletter", UNKNOWN, "desktop", "FR", "utm")
+NONE = attribution(UNATTRIBUTED, UNKNOWN, UNKNOWN, "desktop", "FR", "none")
 T0 = 1_795_910_400_000  # epoch ms of a whole minute
 
 
@@ -47,7 +42,7 @@ def src(offset: int, topic: str = "forms") -> Source:
 
 
 def facts(state: LeadState, version: int = 1) -> list[Fact]:
-    out: list[Fact] = lead_facts("L1", PARTITION, state, LEAD_STAGE, version)
+    out: list[Fact] = lead_facts("L1", PARTITION, state, LEAD_STAGE, version, DIMS)
     return out
 
 
@@ -62,7 +57,7 @@ def without_version(fact: Fact) -> Fact:
 
 
 def view(state: LeadState, version: int = 1) -> LeadView:
-    return lead_view("L1", PARTITION, state, LEAD_STAGE, version)
+    return lead_view("L1", PARTITION, state, LEAD_STAGE, version, DIMS)
 
 
 def test_facts_carry_the_lead_its_partition_version_and_source() -> None:
@@ -71,7 +66,7 @@ def test_facts_carry_the_lead_its_partition_version_and_source() -> None:
     add_crm(state, "c1", T0 + 120_000, "won", 7_000_000, src(9, "crm"))
     form, won = sorted(facts(state, version=42), key=lambda f: f.stage)
     assert form == Fact(
-        T0 // 1000 + 60, "lead", "f1", T0 + 61_000, "cmp-a", "google", "ag1", "mobile", "DE",
+        T0 // 1000 + 60, "lead", "f1", T0 + 61_000, "cmp-a", DIMS, CLICK_A.values,
         "click", "L1", "k1", 0, 0, 1, 42, "forms", PARTITION, 5, PARTITION,
     )  # fmt: skip
     assert (won.stage, won.campaign_id, won.attribution, won.revenue_micros, won.click_id) == (
@@ -108,9 +103,10 @@ def test_crm_events_go_where_the_earliest_form_went() -> None:
     assert {f.stage: f.campaign_id for f in facts(state)} == {"lead": "cmp-b", "contacted": "cmp-b"}
     add_form(state, "f-early", T0 + 1000, UTM, "", src(3))  # an earlier form: the lead's origin
     contacted = [f for f in facts(state) if f.stage == "contacted"]
-    assert [(f.campaign_id, f.channel, f.attribution) for f in contacted] == [
+    assert [(f.campaign_id, f.dim_values[0], f.attribution) for f in contacted] == [
         ("cmp-utm", "newsletter", "utm")
     ]
+    assert contacted[0].dim_names == DIMS
 
 
 def test_only_the_earliest_crm_event_of_each_stage_is_counted() -> None:
@@ -205,8 +201,8 @@ def test_state_survives_its_encoding_unchanged() -> None:
         step(state)
     decoded = decode_state(encode_state(state))
     assert decoded == state
-    assert decoded.forms["f1"].attr == CLICK_A and isinstance(decoded.forms["f1"].attr,
-                                                              Attribution)  # fmt: skip
+    assert decoded.forms["f1"].attr == CLICK_A
+    assert isinstance(decoded.forms["f1"].attr, Attribution)
     assert content(decoded) == content(state)
     assert decoded.first_ms == state.first_ms == T0 + 30_000
     assert decode_state(encode_state(LeadState())) == LeadState()
@@ -227,7 +223,7 @@ STAGES = ("contacted", "qualified", "won")
 METHOD_ATTRS = {
     "click": (CLICK_A, CLICK_B),
     "utm": (UTM, UTM._replace(campaign_id="cmp-utm2")),
-    "none": (NONE, NONE._replace(geo="IT")),
+    "none": (NONE, attribution(UNATTRIBUTED, UNKNOWN, UNKNOWN, "desktop", "IT", "none")),
 }
 
 

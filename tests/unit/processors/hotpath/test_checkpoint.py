@@ -11,7 +11,6 @@ import pytest
 
 from funnelwatch.processors.attribution.facts import Fact
 from funnelwatch.processors.attribution.lead import LeadState
-from funnelwatch.processors.attribution.rules import Segment
 from funnelwatch.processors.hotpath.batch import (
     CLICK_ARRIVED,
     ClicksRead,
@@ -22,6 +21,7 @@ from funnelwatch.processors.hotpath.batch import (
 from funnelwatch.processors.hotpath.checkpoint import Checkpoint
 from funnelwatch.processors.hotpath.config import Topics
 from funnelwatch.processors.state.clicks import ClickCache
+from tests.support.segments import CLICK_DIMS
 
 TOPICS = Topics("clicks", "forms", "crm", "spend", "by-lead", "dead-letter", "rollup", partitions=4)
 MINUTE = 1_795_910_400
@@ -88,16 +88,16 @@ def checkpoint(
 
 
 def pending() -> Pending:
-    facts = FactColumns("click")
+    facts = FactColumns("click", CLICK_DIMS)
     click = {"minute": MINUTE, "event_id": "c1", "event_time_ms": MINUTE * 1000,
-             "campaign_id": "cmp-a", "channel": "google", "ad_group_id": "ag1",
-             "device": "mobile", "geo": "DE", "click_id": "k1", "cost_micros": 5,
+             "campaign_id": "cmp-a", "dim_values": list(SEGMENT[1:]),
+             "click_id": "k1", "cost_micros": 5,
              "source_topic": "clicks", "source_partition": 0, "source_offset": 6}  # fmt: skip
     for name, value in click.items():
         facts.clicks[name].append(value)
     facts.leads.append(
-        Fact(MINUTE + 60, "lead", "f1", (MINUTE + 60) * 1000, "cmp-utm", "x", "y", "mobile",
-             "DE", "utm", "L1", "", 0, 0, 1, 9, "forms", 1, 3, 1)
+        Fact(MINUTE + 60, "lead", "f1", (MINUTE + 60) * 1000, "cmp-utm", CLICK_DIMS,
+             ("x", "y", "mobile", "DE"), "utm", "L1", "", 0, 0, 1, 9, "forms", 1, 3, 1)
     )  # fmt: skip
     return Pending(
         facts,
@@ -143,7 +143,7 @@ def test_waiting_forms_of_the_batchs_clicks_are_told_to_their_leads_partition() 
     assert len(news) == 1  # a click not in this worker's cache was not written by this batch
     kw = news[0][2]
     assert (kw["partition"], kw["key"], kw["headers"]) == (3, b"L7", [("kind", CLICK_ARRIVED)])
-    assert tuple(msgspec.msgpack.decode(kw["value"])) == ("L7", "f7", *Segment(*SEGMENT))
+    assert tuple(msgspec.msgpack.decode(kw["value"])) == ("L7", "f7", *SEGMENT)
     # the news is produced before the store is saved and flushed with the batch
     assert steps(log).index("produce by-lead") < steps(log).index("save")
     assert steps(log).index("produce by-lead") < steps(log).index("flush")
@@ -151,7 +151,7 @@ def test_waiting_forms_of_the_batchs_clicks_are_told_to_their_leads_partition() 
 
 def test_a_batch_without_facts_commits_without_clickhouse_or_notice() -> None:
     log: Log = []
-    empty = Pending(FactColumns("click"), {}, {}, {("forms", 0): 12}, Counts())
+    empty = Pending(FactColumns("click", CLICK_DIMS), {}, {}, {("forms", 0): 12}, Counts())
     checkpoint(log).write(empty)
     assert steps(log) == ["flush", "commit", "applied"]
 

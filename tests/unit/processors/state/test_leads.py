@@ -18,7 +18,7 @@ from funnelwatch.processors.attribution.lead import LeadState, add_crm, add_form
 from funnelwatch.processors.attribution.rules import UNKNOWN, Attribution
 from funnelwatch.processors.state.leads import LeadStore
 
-UTM = Attribution("cmp-utm", "newsletter", UNKNOWN, "desktop", "FR", "utm")
+UTM = Attribution("cmp-utm", ("newsletter", UNKNOWN, "desktop", "FR"), "utm")
 T0 = 1_795_910_400_000
 
 
@@ -175,7 +175,7 @@ HOLDER = textwrap.dedent(
 
     store = LeadStore(Path(sys.argv[1]), cache_size=10)
     state = LeadState()
-    attr = Attribution("cmp-utm", "newsletter", UNKNOWN, "desktop", "FR", "utm")
+    attr = Attribution("cmp-utm", ("newsletter", UNKNOWN, "desktop", "FR"), "utm")
     add_form(state, "f1", 1_795_910_400_000, attr, "", ("forms", 0, 1))
     store.save(2, {"L1": state})
     store.set_applied({("forms", 2): 11}, max_version=99)
