@@ -480,6 +480,33 @@ class Settings(BaseSettings):
         ),
     )
 
+    uncontacted_after_minutes: int = Field(
+        15,
+        ge=1,
+        le=7 * 1440,
+        description=(
+            "Speed to lead: a lead not contacted this many minutes after its lead time "
+            "counts as uncontacted (the cohorts API's share; a request's within= overrides "
+            "it), unless its form type has its own."
+        ),
+    )
+    uncontacted_after_minutes_by_form_type: dict[str, int] = Field(
+        {"contact": 60, "whitepaper": 1440},
+        description=(
+            "Speed to lead per form type (JSON object form_type -> minutes, e.g. a "
+            "callback form 15, a download 1440); read from the lead-level segment "
+            "dimension of the form's form_type."
+        ),
+    )
+
+    @field_validator("uncontacted_after_minutes_by_form_type")
+    @classmethod
+    def _deadlines_are_minutes(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = sorted(k for k, v in value.items() if not 1 <= v <= 7 * 1440)
+        if bad:
+            raise ValueError(f"minutes must be between 1 and 10080: {', '.join(bad)}")
+        return value
+
     @field_validator("cohort_maturity_hours")
     @classmethod
     def _maturities_are_durations(cls, value: dict[str, float]) -> dict[str, float]:

@@ -41,6 +41,7 @@ from funnelwatch.streams.catalogue import Catalogue, catalogue
 
 from . import metrics
 from .alerting import wiring as alerting
+from .cohorts import contact_deadline
 from .hotpath.config import HotPathConfig, Topics
 from .hotpath.loop import HotPath
 from .reader import Reader
@@ -136,6 +137,12 @@ class Pipeline:
         self.settings = settings
         self.funnel = load_funnel(settings.funnel_file)
         self.segments = load_segments(settings.segments_file)
+        self.contact_deadline = contact_deadline(
+            settings.uncontacted_after_minutes,
+            settings.uncontacted_after_minutes_by_form_type,
+            self.segments.lead_dimension_of("form_type"),
+            "uncontacted_after_minutes_by_form_type" in settings.model_fields_set,
+        )
         self.catalogue = cat = catalogue(settings)
         self.limits = limits_of(settings)
         settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""The cohort SQL: per cohort day and segment value, the leads, the stages they reached,
+"""The cohort SQL: per cohort period and segment value, the leads, the stages they reached,
 how many are mature for each stage, their revenue and their speed to lead.
 
 One statement per request (see the package docstring for the definitions). Its layers:
@@ -7,8 +7,9 @@ One statement per request (see the package docstring for the definitions). Its l
 2. the counted CRM facts at their newest version, from ``EARLY_CRM_SECONDS`` before the
    range to the watermark, joined to their leads by ``lead_id`` (ALL LEFT JOIN: a lead
    without CRM facts keeps one row of defaults, whose empty stage matches nothing);
-3. per lead: its facts per stage (counted, not too early), its first contact's time and
-   its revenue;
+3. per lead: its facts per stage (counted, not too early), its first contact's time, its
+   revenue and its contact deadline (its form type's, ``transform`` over the configured
+   map);
 4. per cohort and segment value: counts, maturity counts, the sorted contact delays and
    their nearest-rank order statistics.
 
@@ -30,7 +31,7 @@ from funnelwatch.schemas.funnel import Funnel
 
 from ..attribution.facts import segment_value_sql
 from ..attribution.rules import UNKNOWN
-from . import DAY_SECONDS, EARLY_CRM_SECONDS
+from . import DAY, EARLY_CRM_SECONDS, ContactDeadline, Period
 
 #: a lead's value of the requested dimension (the campaign as a whole: 'all'; a
 #: dimension its fact was not written under: '(unknown)')
@@ -39,6 +40,10 @@ _SEGMENT_VALUE = f"if(%(dim)s = %(all)s, %(all)s, {segment_value_sql('%(dim)s', 
 PERCENTILES = (50, 90)
 #: a stage name no fact has: what an absent role (no CRM stage) matches
 NO_STAGE = "(no stage)"
+#: a dimension and form type no fact has: a deadline map that matches nothing
+NO_FORM_TYPE = "(no form type)"
+#: a lead's form type: its value of the deadline's dimension
+_FORM_TYPE = segment_value_sql("%(type_dim)s", "%(unknown)s")
 
 
 def nearest_rank(n: str, percent: int) -> str:
@@ -58,25 +63,27 @@ def maturity_seconds(funnel: Funnel, hours: Mapping[str, float]) -> dict[str, in
 
 @dataclass(frozen=True)
 class CohortRange:
-    """What one request reads: ``days`` cohorts from ``first_day`` of one campaign, per
-    segment value of ``dim``, judged at ``now`` (the watermark, epoch seconds)."""
+    """What one request reads: ``days`` cohorts (periods) from ``first_day`` (the start of
+    the first period) of one campaign, per segment value of ``dim``, judged at ``now``
+    (the watermark, epoch seconds)."""
 
     campaign_id: str
     dim: str
     first_day: int
     days: int
     now: int
-    within_minutes: int
+    deadline: ContactDeadline
     #: stage -> seconds (see :func:`maturity_seconds`)
     maturity: Mapping[str, int]
     #: clicks are counted under ``dim`` (its segments have a part of the spend), not a
     #: lead-level dimension
     by_clicks: bool = True
+    period: Period = DAY
 
     @property
     def end(self) -> int:
         """End (exclusive) of the last cohort."""
-        return self.first_day + self.days * DAY_SECONDS
+        return self.first_day + self.days * self.period.seconds
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,7 @@ def cohort_sql(funnel: Funnel) -> str:
     ]
     mature = [f"countIf(c_ms + %(mat{i})s <= %(now_ms)s) AS m{i}" for i in range(len(names))]
     ranks = [f"arrayElement(delays, {nearest_rank('contacted', p)}) AS q{p}" for p in PERCENTILES]
-    within = "c_ms + %(within_ms)s <= %(now_ms)s"
+    within = "c_ms + c_within <= %(now_ms)s"
     outer = [
         "cohort",
         "c_seg",
@@ -132,28 +139,31 @@ def cohort_sql(funnel: Funnel) -> str:
         "arraySort(groupArrayIf(c_first - c_ms, c_contacts > 0)) AS delays",
         *ranks,
         f"countIf({within}) AS judged",
-        f"countIf({within} AND NOT (c_contacts > 0 AND c_first - c_ms <= %(within_ms)s)) "
-        "AS uncontacted",
+        f"countIf({within} AND NOT (c_contacts > 0 AND c_first - c_ms <= c_within)) AS uncontacted",
     ]
     return f"""
 SELECT {", ".join(outer)}
 FROM
 (
-    SELECT intDiv(l_ms, 1000 * {DAY_SECONDS}) * {DAY_SECONDS} AS cohort, lead_id,
-           l_ms AS c_ms, l_seg AS c_seg, {"".join(f"{item}, " for item in per_lead)}
+    SELECT intDiv(l_ms - %(offset_ms)s, %(period_ms)s) * %(period)s + %(offset)s AS cohort,
+           lead_id, l_ms AS c_ms, l_seg AS c_seg,
+           transform(l_type, %(types)s, CAST(%(type_ms)s AS Array(Int64)),
+                     toInt64(%(within_ms)s)) AS c_within,
+           {"".join(f"{item}, " for item in per_lead)}
            countIf(b_stage = %(contact)s AND {ok}) AS c_contacts,
            minIf(b_ms, b_stage = %(contact)s AND {ok}) AS c_first,
            sumIf(b_revenue, b_stage = %(won)s AND {ok}) AS c_revenue
     FROM
     (
-        SELECT a_lead AS lead_id, a_ms AS l_ms, a_seg AS l_seg
+        SELECT a_lead AS lead_id, a_ms AS l_ms, a_seg AS l_seg, a_type AS l_type
         FROM
         (
             SELECT argMax(lead_id, version) AS a_lead,
                    argMax(campaign_id, version) AS a_campaign,
                    argMax(counted, version) AS a_counted,
                    toInt64(argMax(event_time_ms, version)) AS a_ms,
-                   argMax({segment}, version) AS a_seg
+                   argMax({segment}, version) AS a_seg,
+                   argMax({_FORM_TYPE}, version) AS a_type
             FROM funnel_facts
             WHERE stage = %(lead)s AND minute >= toDateTime(%(lo)s)
               AND minute < toDateTime(%(hi)s) AND minute <= toDateTime(%(now)s)
@@ -177,7 +187,7 @@ FROM
         )
         WHERE b_counted = 1 AND b_lead != ''
     ) AS crm_facts USING (lead_id)
-    GROUP BY lead_id, l_ms, l_seg
+    GROUP BY lead_id, l_ms, l_seg, l_type
 )
 GROUP BY cohort, c_seg
 ORDER BY cohort, c_seg"""
@@ -202,7 +212,11 @@ def cohort_params(funnel: Funnel, cohorts: CohortRange) -> dict[str, Any]:
         "crm": tuple(names) or (NO_STAGE,),
         "contact": stages[0] if stages else NO_STAGE,
         "won": stages[-1] if stages else NO_STAGE,
-        "within_ms": cohorts.within_minutes * 60_000,
+        **deadline_params(cohorts.deadline),
+        "period": cohorts.period.seconds,
+        "period_ms": cohorts.period.seconds * 1000,
+        "offset": cohorts.period.offset,
+        "offset_ms": cohorts.period.offset * 1000,
     }
     for i, name in enumerate(names):
         params[f"st{i}"] = name
@@ -210,8 +224,20 @@ def cohort_params(funnel: Funnel, cohorts: CohortRange) -> dict[str, Any]:
     return params
 
 
+def deadline_params(deadline: ContactDeadline) -> dict[str, Any]:
+    """The deadline as the SQL's parameters: the default and the per-form-type map (never
+    empty: ``transform`` needs an array of a type)."""
+    types = sorted(deadline.by_form_type) if not deadline.uniform else []
+    return {
+        "type_dim": deadline.form_type_dim or NO_FORM_TYPE,
+        "types": types or [NO_FORM_TYPE],
+        "type_ms": [deadline.by_form_type[t] * 60_000 for t in types] or [0],
+        "within_ms": deadline.default_minutes * 60_000,
+    }
+
+
 def read_cohorts(client: ClickHouse, funnel: Funnel, cohorts: CohortRange) -> list[CohortRow]:
-    """Every (cohort day, segment value) of the range with at least one lead, by day
+    """Every (cohort period, segment value) of the range with at least one lead, by day
     then value."""
     stages, outcomes = _later(funnel)
     names = (*stages, *outcomes)
@@ -243,8 +269,8 @@ def read_cohorts(client: ClickHouse, funnel: Funnel, cohorts: CohortRange) -> li
     return out
 
 
-_SEGMENT_CLICKS = f"""
-SELECT intDiv(m, {DAY_SECONDS}) * {DAY_SECONDS} AS cohort, dim_value,
+_SEGMENT_CLICKS = """
+SELECT intDiv(m - %(offset)s, %(period)s) * %(period)s + %(offset)s AS cohort, dim_value,
        toInt64(sum(n)), toInt64(sum(c))
 FROM
 (
@@ -262,7 +288,7 @@ ORDER BY cohort, dim_value"""
 def segment_clicks(
     client: ClickHouse, funnel: Funnel, cohorts: CohortRange
 ) -> dict[tuple[int, str], tuple[int, int]]:
-    """(cohort day, segment value) -> (clicks, the clicks' own cost) of the range, from
+    """(cohort period, segment value) -> (clicks, the clicks' own cost) of the range, from
     ``kpi_minute`` at its newest versions (what a segment's part of the spend is by)."""
     rows = client.execute(
         _SEGMENT_CLICKS,
@@ -272,11 +298,13 @@ def segment_clicks(
             "click": funnel.stage_names[0],
             "lo": cohorts.first_day,
             "hi": cohorts.end,
+            "period": cohorts.period.seconds,
+            "offset": cohorts.period.offset,
         },
     )
     return {(int(d), str(v)): (int(n), int(c)) for d, v, n, c in rows}
 
 
 def days_of(cohorts: CohortRange) -> Sequence[int]:
-    """The start of each cohort day of the range, in order."""
-    return [cohorts.first_day + i * DAY_SECONDS for i in range(cohorts.days)]
+    """The start of each cohort period of the range, in order."""
+    return [cohorts.first_day + i * cohorts.period.seconds for i in range(cohorts.days)]

@@ -15,7 +15,8 @@ from funnelwatch.schemas.contracts import json_schema
 from funnelwatch.schemas.events import EVENT_TYPES
 from funnelwatch.schemas.segments import BUILT_IN_SEGMENTS, SegmentSet
 
-from .cohorts import DEFAULT_DAYS, DEFAULT_WITHIN_MINUTES, MAX_DAYS, MAX_WITHIN_MINUTES, PERIODS
+from ..cohorts import PERIODS
+from .cohorts import DEFAULT_COUNT, MAX_COUNT, MAX_WITHIN_MINUTES
 from .ingest import ENDPOINTS
 from .kpis import WINDOWS
 from .landing import BODY_FIELDS, CLICK_ID_CHANNELS, MAX_VALUE_CHARS, SNIPPET_CLICK_ID_TYPE
@@ -131,12 +132,15 @@ _SPEND = {
 _SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
 _COHORT = {
     "type": "object",
-    "description": "The leads of one campaign (and segment value) first seen on one UTC "
-    "day, followed up to the watermark.",
+    "description": "The leads of one campaign (and segment value) first seen in one UTC "
+    "day or week (from Monday), followed up to the watermark.",
     "properties": {
-        "cohort_start": {"type": "integer", "description": "epoch s, a UTC midnight"},
+        "cohort_start": {
+            "type": "integer",
+            "description": "epoch s, a UTC midnight (a Monday's for a week)",
+        },
         "cohort_end": {"type": "integer", "description": "exclusive, epoch s"},
-        "open": {"type": "boolean", "description": "the day is not over at the watermark"},
+        "open": {"type": "boolean", "description": "the period is not over at the watermark"},
         "dim": {"type": "string"},
         "value": {"type": "string"},
         "counts": {
@@ -165,10 +169,10 @@ _COHORT = {
             "additionalProperties": _SHARE,
         },
         "revenue_micros": {"type": "integer"},
-        "spend": {**_SPEND, "description": "the campaign's spend of the cohort's day"},
+        "spend": {**_SPEND, "description": "the campaign's spend of the cohort's period"},
         "spend_micros": {
             "type": ["integer", "null"],
-            "description": "the cohort's cost: the day's spend, for a segment its part by "
+            "description": "the cohort's cost: the period's spend, for a segment its part by "
             "clicks; null when the campaign's reports are in several currencies",
         },
         "kpis": {
@@ -186,9 +190,14 @@ _COHORT = {
                 "median_minutes": _NULLABLE_NUMBER,
                 "p90_minutes": _NULLABLE_NUMBER,
                 "contacted": {"type": "integer"},
+                "within_minutes": {
+                    "type": ["integer", "null"],
+                    "description": "the deadline of the cohort's leads; null when their "
+                    "form types have different ones",
+                },
                 "judged_leads": {
                     "type": "integer",
-                    "description": "leads older than within minutes at the watermark",
+                    "description": "leads older than their deadline at the watermark",
                 },
                 "uncontacted_after_within": {"type": "integer"},
                 "uncontacted_after_within_share": _SHARE,
@@ -498,8 +507,8 @@ def openapi_document(segments: SegmentSet = BUILT_IN_SEGMENTS) -> dict[str, Any]
             not_found,
         ),
         "/api/campaigns/{campaign_id}/cohorts": _get(
-            "Cohorts: leads by the day they were first seen, the stages they reached since, "
-            "their cost, revenue and speed to lead",
+            "Cohorts: leads by the day or week they were first seen, the stages they reached "
+            "since, their cost, revenue and speed to lead",
             "campaign_cohorts",
             {
                 "type": "object",
@@ -508,9 +517,25 @@ def openapi_document(segments: SegmentSet = BUILT_IN_SEGMENTS) -> dict[str, Any]
                     "description": {"type": "string"},
                     "campaign_id": {"type": "string"},
                     "period": {"type": "string"},
-                    "days": {"type": "integer"},
+                    "days": {"type": "integer", "description": "period=day"},
+                    "weeks": {"type": "integer", "description": "period=week"},
                     "by": {"type": "string"},
-                    "within_minutes": {"type": "integer"},
+                    "within_minutes": {
+                        "type": "integer",
+                        "description": "the default deadline (or the request's within)",
+                    },
+                    "uncontacted_after": {
+                        "type": "object",
+                        "description": "the deadlines leads were judged by",
+                        "properties": {
+                            "default_minutes": {"type": "integer"},
+                            "by_form_type": {
+                                "type": "object",
+                                "additionalProperties": {"type": "integer"},
+                            },
+                            "form_type_dimension": {"type": ["string", "null"]},
+                        },
+                    },
                     "watermark": {"type": "integer"},
                     "maturity_hours": {
                         "type": "object",
@@ -525,21 +550,25 @@ def openapi_document(segments: SegmentSet = BUILT_IN_SEGMENTS) -> dict[str, Any]
                     "name": "period",
                     "in": "query",
                     "required": False,
-                    "description": "cohort period (a UTC day)",
+                    "description": "cohort period: a UTC day, or a week from Monday",
                     "schema": {"type": "string", "enum": list(PERIODS), "default": "day"},
                 },
-                {
-                    "name": "days",
-                    "in": "query",
-                    "required": False,
-                    "description": "cohorts of this many days, ending with the watermark's",
-                    "schema": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": MAX_DAYS,
-                        "default": DEFAULT_DAYS,
-                    },
-                },
+                *(
+                    {
+                        "name": f"{p}s",
+                        "in": "query",
+                        "required": False,
+                        "description": f"period={p}: cohorts of this many {p}s, ending with "
+                        "the watermark's",
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": MAX_COUNT[p],
+                            "default": DEFAULT_COUNT[p],
+                        },
+                    }
+                    for p in PERIODS
+                ),
                 {
                     "name": "by",
                     "in": "query",
@@ -551,13 +580,9 @@ def openapi_document(segments: SegmentSet = BUILT_IN_SEGMENTS) -> dict[str, Any]
                     "name": "within",
                     "in": "query",
                     "required": False,
-                    "description": "speed-to-lead threshold, minutes",
-                    "schema": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": MAX_WITHIN_MINUTES,
-                        "default": DEFAULT_WITHIN_MINUTES,
-                    },
+                    "description": "speed-to-lead deadline, minutes, for every lead (default: "
+                    "per form type, FUNNELWATCH_UNCONTACTED_AFTER_MINUTES[_BY_FORM_TYPE])",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_WITHIN_MINUTES},
                 },
             ],
             not_found,

@@ -7,14 +7,16 @@ and segment), the spend from :mod:`tests.support.oracle_spend`; the cohort rules
 applied here as the README states them, in plain Python:
 
 - a lead's time is its counted form's event time, its campaign and segment the form's;
-  a cohort is a campaign's (segment value's) leads of one UTC day, timed in a minute at
-  or before the watermark;
+  a cohort is a campaign's (segment value's) leads of one UTC day (or week from Monday,
+  1970-01-05 being the first), timed in a minute at or before the watermark;
 - a CRM event counts for its lead when it is the lead's counted one of its stage, in a
   minute at or before the watermark and timed at most a day before the lead;
 - a stage is reached through it or any deeper stage, an outcome by itself;
 - mature: lead time + maturity <= watermark; speed to lead: delay to the contact, its
-  median and p90 the sorted delays' elements of rank ceil(p n / 100);
-- a day's cost: the campaign's spend of the day, a segment's part by its clicks.
+  median and p90 the sorted delays' elements of rank ceil(p n / 100); uncontacted: old
+  enough for its deadline (its form type's minutes, else the default) and no contact
+  within it;
+- a period's cost: the campaign's spend of the period, a segment's part by its clicks.
 """
 
 from __future__ import annotations
@@ -129,6 +131,20 @@ class CohortAsk:
     within_minutes: int
     #: stage or outcome -> seconds
     maturity: Mapping[str, int]
+    #: form type -> minutes (the form_type dimension's value), when no within= was asked
+    within_by_form_type: Mapping[str, int] = field(default_factory=dict)
+    #: 86400 or 604800
+    period: int = DAY
+
+    def start_of(self, epoch_s: int) -> int:
+        if self.period == DAY:
+            return epoch_s // DAY * DAY
+        monday = 4 * DAY  # 1970-01-05
+        return monday + (epoch_s - monday) // self.period * self.period
+
+    def deadline_ms(self, lead: Lead) -> int:
+        form_type = lead.segment[DIM_INDEX["form_type"] or 0]
+        return self.within_by_form_type.get(form_type, self.within_minutes) * 60_000
 
 
 def cohorts(
@@ -145,9 +161,8 @@ def cohorts(
     deep = stages[2:]
     outcomes = tuple(o.name for o in funnel.outcomes)
     now_ms = ask.now * 1000
-    within_ms = ask.within_minutes * 60_000
     index = DIM_INDEX[ask.dim]
-    end = ask.first_day + ask.days * DAY
+    end = ask.first_day + ask.days * ask.period
 
     def value_of(segment: tuple[str, ...]) -> str:
         return "all" if index is None else segment[index]
@@ -159,7 +174,7 @@ def cohorts(
             continue
         if minute > ask.now:
             continue
-        mine.setdefault((lead.ms // 1000 // DAY * DAY, value_of(lead.segment)), []).append(lead)
+        mine.setdefault((ask.start_of(lead.ms // 1000), value_of(lead.segment)), []).append(lead)
 
     clicks_all = {
         (m, c): (n, cost)
@@ -170,14 +185,14 @@ def cohorts(
     if index is not None:
         for (m, c, dim, value, stage), (n, own, _) in want.kpi.items():
             if c == ask.campaign and dim == ask.dim and stage == click and ask.first_day <= m < end:
-                row = seg_clicks.setdefault((m // DAY * DAY, value), [0, 0])
+                row = seg_clicks.setdefault((ask.start_of(m), value), [0, 0])
                 row[0] += n
                 row[1] += own
     currencies = sorted({r.currency for r in reports if r.campaign == ask.campaign})
 
     out = []
-    for day in range(ask.first_day, end, DAY):
-        spend = window_spend(reports, clicks_all, ask.campaign, day, day + DAY)
+    for day in range(ask.first_day, end, ask.period):
+        spend = window_spend(reports, clicks_all, ask.campaign, day, day + ask.period)
         if index is None:
             values = ["all"]
         else:
@@ -209,13 +224,21 @@ def cohorts(
             judged = [
                 (lead, v)
                 for lead, v in zip(group, valid, strict=True)
-                if lead.ms + within_ms <= now_ms
+                if lead.ms + ask.deadline_ms(lead) <= now_ms
             ]
             late = sum(
                 1
                 for lead, v in judged
-                if not (contact in v and v[contact][0] - lead.ms <= within_ms)
+                if not (contact in v and v[contact][0] - lead.ms <= ask.deadline_ms(lead))
             )
+            deadlines = {ask.deadline_ms(lead) for lead in group}
+            if not ask.within_by_form_type:
+                within: int | None = ask.within_minutes
+            elif ask.dim == "form_type":
+                within = ask.within_by_form_type.get(value, ask.within_minutes)
+            else:
+                within = None
+            assert within is None or deadlines <= {within * 60_000}
             if len(currencies) > 1 or not BUILT_IN_SEGMENTS.by_clicks(ask.dim):
                 # a lead-level dimension has no clicks to share the spend by
                 cost: int | None = None
@@ -243,8 +266,8 @@ def cohorts(
             out.append(
                 {
                     "cohort_start": day,
-                    "cohort_end": day + DAY,
-                    "open": day + DAY > ask.now,
+                    "cohort_end": day + ask.period,
+                    "open": day + ask.period > ask.now,
                     "dim": ask.dim,
                     "value": value,
                     "counts": counts,
@@ -279,6 +302,7 @@ def cohorts(
                         "median_minutes": None if median is None else median / 60_000,
                         "p90_minutes": None if p90 is None else p90 / 60_000,
                         "contacted": len(delays),
+                        "within_minutes": within,
                         "judged_leads": len(judged),
                         "uncontacted_after_within": late,
                         "uncontacted_after_within_share": _ratio(late, len(judged)),

@@ -57,6 +57,8 @@ def test_board_shows_the_campaigns_and_marks_the_one_with_an_outage(
         cohorts = browser.find_element(By.ID, "cohorts")
         assert "leads by the day they were first seen" in cohorts.text
         assert len(cohorts.find_elements(By.CSS_SELECTOR, "#cohort-table tr")) >= 2
+        # speed to lead is judged by each form type's deadline, and the table says which
+        assert "uncontacted after 15 min (contact 60, whitepaper 1440)" in cohorts.text
         alerts = browser.find_element(By.ID, "alerts").text
         assert f"stall {broken}" in alerts
         # charts drawn by the page itself: one sparkline per stage transition

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import ValidationError
 
 from funnelwatch.processors.app import create_pipeline
+from funnelwatch.processors.cohorts import WEEK, ContactDeadline, contact_deadline
 from funnelwatch.processors.cohorts.sql import CohortRange, CohortRow, maturity_seconds
 from funnelwatch.processors.spend.sql import WindowSpend, no_spend
 from funnelwatch.processors.web.cohorts import cohort_documents, cohort_range
@@ -45,15 +46,68 @@ def _spend(spend: int, clicks: int = 100, currencies: tuple[str, ...] = ("USD",)
     return WindowSpend("A", clicks, 1, True, D0 + DAY, spend, 0, spend, currencies, "reported")
 
 
-def _range(dim: str = "all", days: int = 2) -> CohortRange:
-    return CohortRange("A", dim, D0, days, D0 + DAY + 3600, 15, MATURITY)
+TYPED = ContactDeadline(15, {"callback": 5, "download": 1440}, "form_type")
+FIFTEEN = ContactDeadline(15)
+
+
+def _range(dim: str = "all", days: int = 2, deadline: ContactDeadline = FIFTEEN) -> CohortRange:
+    return CohortRange("A", dim, D0, days, D0 + DAY + 3600, deadline, MATURITY)
 
 
 def test_the_range_is_the_days_ending_with_the_watermarks_day() -> None:
-    r = cohort_range("A", "all", 3, 15, D0 + 5 * 3600, MATURITY)
+    r = cohort_range("A", "all", 3, TYPED, D0 + 5 * 3600, MATURITY)
     assert (r.first_day, r.days, r.end, r.now) == (D0 - 2 * DAY, 3, D0 + DAY, D0 + 5 * 3600)
-    early = cohort_range("A", "all", 7, 15, 2 * DAY + 1, MATURITY)
+    early = cohort_range("A", "all", 7, TYPED, 2 * DAY + 1, MATURITY)
     assert (early.first_day, early.days) == (0, 3)  # never before 1970
+
+
+def test_a_week_range_starts_on_mondays() -> None:
+    # D0 is a Sunday: its week began on the Monday six days before
+    r = cohort_range("A", "all", 2, TYPED, D0 + 5 * 3600, MATURITY, period=WEEK)
+    assert (r.first_day, r.days, r.end) == (D0 - 13 * DAY, 2, D0 + DAY)
+    (doc, _) = cohort_documents(
+        FUNNEL, r, [], {r.first_day: no_spend("A"), r.first_day + 7 * DAY: no_spend("A")}, {}, "USD"
+    )
+    assert (doc["cohort_start"], doc["cohort_end"], doc["open"]) == (
+        D0 - 13 * DAY,
+        D0 - 6 * DAY,
+        False,
+    )
+
+
+def test_a_cohorts_deadline_is_known_when_its_leads_share_one() -> None:
+    docs = cohort_documents(
+        FUNNEL,
+        _range("form_type", 1, TYPED),
+        [_row(D0, "callback"), _row(D0, "webinar")],
+        {D0: no_spend("A")},
+        {},
+        "USD",
+    )
+    assert [d["speed_to_lead"]["within_minutes"] for d in docs] == [5, 15]
+    (mixed,) = cohort_documents(
+        FUNNEL, _range("all", 1, TYPED), [_row(D0)], {D0: no_spend("A")}, {}, "USD"
+    )
+    assert mixed["speed_to_lead"]["within_minutes"] is None
+    (one,) = cohort_documents(
+        FUNNEL, _range("all", 1, TYPED.only(30)), [_row(D0)], {D0: no_spend("A")}, {}, "USD"
+    )
+    assert one["speed_to_lead"]["within_minutes"] == 30
+
+
+def test_a_form_type_map_needs_a_form_type_dimension_when_set() -> None:
+    with pytest.raises(ValueError, match="lead-level segment dimension with form: form_type"):
+        contact_deadline(15, {"callback": 5}, None, explicit=True)
+    # the built-in map is not an error without the dimension: every lead takes the default
+    quiet = contact_deadline(15, {"callback": 5}, None, explicit=False)
+    assert quiet.uniform and quiet.minutes_for("callback") == 15
+    assert contact_deadline(15, {"callback": 5}, "form_type", True).minutes_for("callback") == 5
+
+
+def test_a_deadline_outside_a_week_is_refused(tmp_path: Path) -> None:
+    for bad in (0, 7 * 1440 + 1):
+        with pytest.raises(ValidationError, match="between 1 and 10080"):
+            Settings(data_dir=tmp_path, uncontacted_after_minutes_by_form_type={"x": bad})
 
 
 def test_a_stage_without_a_maturity_takes_the_longest_named() -> None:
@@ -88,6 +142,7 @@ def test_a_cohort_document_holds_counts_conversions_maturity_cost_and_speed() ->
         "median_minutes": 1.5,
         "p90_minutes": 10.0,
         "contacted": 8,
+        "within_minutes": 15,
         "judged_leads": 9,
         "uncontacted_after_within": 3,
         "uncontacted_after_within_share": 1 / 3,
@@ -158,7 +213,9 @@ def test_the_route_answers_only_a_read_token_and_refuses_bad_parameters(tmp_path
         (path + "?days=0", bearer),
         (path + "?days=32", bearer),
         (path + "?within=x", bearer),
-        (path + "?period=week", bearer),
+        (path + "?period=month", bearer),
+        (path + "?period=week&days=3", bearer),
+        (path + "?period=week&weeks=27", bearer),
     ]
 
     async def run() -> list[tuple[int, str]]:
@@ -170,6 +227,8 @@ def test_the_route_answers_only_a_read_token_and_refuses_bad_parameters(tmp_path
         return out
 
     answers = asyncio.run(run())
-    assert [status for status, _ in answers] == [401, 401, 400, 400, 400, 400, 400]
+    assert [status for status, _ in answers] == [401, 401, 400, 400, 400, 400, 400, 400, 400]
     assert "by must be one of all, channel, ad_group, device, geo" in answers[2][1]
     assert "days must be between 1 and 31" in answers[4][1]
+    assert "days is for period=day; use weeks" in answers[7][1]
+    assert "weeks must be between 1 and 26" in answers[8][1]

@@ -10,6 +10,8 @@ import pytest
 
 from funnelwatch.clickhouse import ClickHouse
 from funnelwatch.processors.attribution.facts import Fact
+from funnelwatch.processors.cohorts import DAY as DAY_PERIOD
+from funnelwatch.processors.cohorts import WEEK, ContactDeadline, Period
 from funnelwatch.processors.cohorts.sql import (
     CohortRange,
     CohortRow,
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 FUNNEL = load_funnel()
 DAY = 86400
-D0 = 1_795_910_400 // DAY * DAY  # a UTC midnight
+D0 = 1_795_910_400 // DAY * DAY  # a UTC midnight, a Sunday
 NOW = D0 + 2 * DAY + 12 * 3600  # the watermark: noon of the third day
 MIN = 60_000  # ms
 MATURITY = {"contacted": 3600, "qualified": DAY, "won": 2 * DAY, "lost": 2 * DAY}
@@ -94,8 +96,15 @@ def facts(client: ClickHouse) -> Iterator[ClickHouse]:
     yield client
 
 
-def _range(dim: str = "all", within: int = 15, days: int = 3) -> CohortRange:
-    return CohortRange("A", dim, D0, days, NOW, within, MATURITY)
+def _range(
+    dim: str = "all",
+    within: int | ContactDeadline = 15,
+    days: int = 3,
+    period: Period = DAY_PERIOD,
+    first: int = D0,
+) -> CohortRange:
+    deadline = ContactDeadline(within) if isinstance(within, int) else within
+    return CohortRange("A", dim, first, days, NOW, deadline, MATURITY, True, period)
 
 
 def _by_key(rows: list[CohortRow]) -> dict[tuple[int, str], CohortRow]:
@@ -178,3 +187,54 @@ def test_segment_clicks_are_per_day_and_value(client: ClickHouse) -> None:
     )
     got = segment_clicks(client, FUNNEL, _range("device"))
     assert got == {(D0, "desktop"): (2, 20), (D0, "mobile"): (5, 50), (D0 + DAY, "mobile"): (7, 70)}
+
+
+def test_a_week_cohort_holds_its_days_leads_from_monday(facts: ClickHouse) -> None:
+    days = _by_key(read_cohorts(facts, FUNNEL, _range()))
+    monday = D0 + DAY  # D0 is a Sunday: the week before holds it alone
+    weeks = _by_key(read_cohorts(facts, FUNNEL, _range(days=2, period=WEEK, first=D0 - 6 * DAY)))
+    assert sorted(weeks) == [(D0 - 6 * DAY, "all"), (monday, "all")]
+    assert weeks[(D0 - 6 * DAY, "all")] == CohortRow(
+        **{**days[(D0, "all")].__dict__, "cohort_start": D0 - 6 * DAY}
+    )
+    week = weeks[(monday, "all")]
+    monday_on = [days[(monday, "all")], days[(monday + DAY, "all")]]
+    assert week.leads == sum(d.leads for d in monday_on) == 5
+    assert week.reached == {s: sum(d.reached[s] for d in monday_on) for s in week.reached}
+    assert (week.judged, week.uncontacted) == (4, 2)
+    # nearest rank over the week's delays: -20 and 10 minutes
+    assert week.delay_ms == {50: -20 * MIN, 90: 10 * MIN}
+
+
+def test_each_form_type_has_its_own_contact_deadline(client: ClickHouse) -> None:
+    def typed(n: int, minutes: float, form_type: str | None, delay: float) -> list[Fact]:
+        segments = {"channel": "google"} | ({"form_type": form_type} if form_type else {})
+        return [lead(n, ms(0, minutes), segments=segments),
+                crm(n, "contacted", ms(0, minutes + delay))]  # fmt: skip
+
+    write_facts(
+        client,
+        [
+            *typed(1, 60, "callback", 10),  # late for a 5-minute callback
+            *typed(2, 70, "callback", 3),
+            *typed(3, 80, "download", 600),  # within a day
+            *typed(4, 90, "webinar", 20),  # not named: the default 15 minutes
+            *typed(5, 100, None, 10),  # no form type (a fact of an older segment set)
+            lead(6, ms(1, 1400), segments={"form_type": "download"}),  # not old enough
+            lead(7, ms(1, 20), segments={"form_type": "callback"}),  # never contacted
+        ],
+    )
+    deadline = ContactDeadline(15, {"callback": 5, "download": 1440}, "form_type")
+    (day0, day1) = read_cohorts(client, FUNNEL, _range(within=deadline, days=2))
+    assert (day0.judged, day0.uncontacted) == (5, 2)  # L1 and L4
+    assert (day1.leads, day1.judged, day1.uncontacted) == (2, 1, 1)  # L7 judged, L6 not
+    by_type = _by_key(read_cohorts(client, FUNNEL, _range("form_type", deadline, days=1)))
+    assert {v: (r.judged, r.uncontacted) for (_, v), r in by_type.items()} == {
+        "callback": (2, 1),
+        "download": (1, 0),
+        "webinar": (1, 1),
+        "(unknown)": (1, 0),
+    }
+    # one deadline for all (a request's within=): the map is not read
+    (day0,) = read_cohorts(client, FUNNEL, _range(within=deadline.only(15), days=1))
+    assert (day0.judged, day0.uncontacted) == (5, 2)  # L4 (20 min) and L3 (600 min)

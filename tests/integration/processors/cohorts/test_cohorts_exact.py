@@ -2,10 +2,11 @@
 
 A small simulated input over four simulated days (spend reports late and restated,
 duplicates, forms sent after their leads' first CRM events, a few malformed records) is
-replayed into a worker on chDB; after it drained, every cohort of every campaign as a
-whole at two speed-to-lead thresholds, and of the simulator's campaigns per segment
-dimension — counts per stage reached, conversions, maturity, revenue, spend and its
-basis, cost KPIs and ROMI, speed to lead — equals :mod:`tests.support.oracle_cohorts`
+replayed into a worker on chDB; after it drained, every cohort (UTC days, and weeks) of
+every campaign as a whole with the per-form-type speed-to-lead deadlines and with one
+asked for, and of the simulator's campaigns per segment dimension — counts per stage
+reached, conversions, maturity, revenue, spend and its basis, cost KPIs and ROMI, speed
+to lead — equals :mod:`tests.support.oracle_cohorts`
 computed from the ground truth. Maturities are hours here (not the default days), so
 young and mature leads meet.
 """
@@ -19,6 +20,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,10 @@ from tests.support.pipeline import PipelineEnv, stop
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 MATURITY_HOURS = {"contacted": 2.0, "qualified": 24.0, "won": 60.0, "lost": 48.0}
+#: speed to lead: the simulator's form types' own deadlines, the others' default
+DEADLINES = {"demo_request": 10, "contact": 45, "whitepaper": 1440}
+DEFAULT_DEADLINE = 20
+WEEKS = 2
 DIMS = BUILT_IN_SEGMENTS.dims
 DAYS = 5  # four simulated days touch five UTC days
 
@@ -63,6 +69,8 @@ def test_every_cohort_figure_equals_the_oracle(
         extra_env={
             "FUNNELWATCH_READ_TOKEN": token,
             "FUNNELWATCH_COHORT_MATURITY_HOURS": json.dumps(MATURITY_HOURS),
+            "FUNNELWATCH_UNCONTACTED_AFTER_MINUTES": str(DEFAULT_DEADLINE),
+            "FUNNELWATCH_UNCONTACTED_AFTER_MINUTES_BY_FORM_TYPE": json.dumps(DEADLINES),
             "FUNNELWATCH_BATCH_MAX_SECONDS": "0.3",
             "FUNNELWATCH_ROLLING_INTERVAL_SECONDS": "0.5",
         },
@@ -81,10 +89,15 @@ def test_every_cohort_figure_equals_the_oracle(
     reports = counted_reports(events)
     campaigns = sorted({k[1] for k in want.kpi})
     clicked = sorted({k[1] for k in want.kpi if k[4] == funnel.stage_names[0]})
-    # every campaign (the simulator's and those of utm tags alone) as a whole at two
-    # thresholds; the simulator's per segment (a request costs a spend statement a day)
-    asks = [(c, "all", w) for c in campaigns for w in (15, 90)]
-    asks += [(c, dim, 15) for c in clicked for dim in DIMS[1:]]
+    # every campaign (the simulator's and those of utm tags alone) as a whole by day with
+    # the configured deadlines and an asked one, and by week; the simulator's per segment
+    # (a request costs a spend statement a period)
+    asks: list[tuple[str, str, int | None, str]] = [
+        (c, "all", w, "day") for c in campaigns for w in (None, 90)
+    ]
+    asks += [(c, "all", None, "week") for c in campaigns]
+    asks += [(c, dim, None, "day") for c in clicked for dim in DIMS[1:]]
+    asks += [(c, "form_type", 30, "week") for c in clicked[:2]]
     # the watermark after the drain: the newest minute of any fact
     last_minute = max(_minute(e["event_time"]) for e in events if e["event_type"] != "ad_spend")
     env.run("topics", "create")
@@ -97,32 +110,35 @@ def test_every_cohort_figure_equals_the_oracle(
         started = time.monotonic()
         compared = 0
         seen: dict[str, int] = {}
-        for campaign, dim, within in asks:
-            status, doc = _get(
-                env,
-                token,
-                f"/api/campaigns/{campaign}/cohorts?days={DAYS}&by={dim}&within={within}",
-            )
+        for campaign, dim, within, period in asks:
+            count = DAYS if period == "day" else WEEKS
+            path = f"/api/campaigns/{campaign}/cohorts?period={period}&{period}s={count}&by={dim}"
+            status, doc = _get(env, token, path + (f"&within={within}" if within else ""))
             assert status == 200, doc
             assert doc["view"] == "cohort" and doc["watermark"] == last_minute
             assert doc["maturity_hours"] == MATURITY_HOURS
+            assert doc["uncontacted_after"]["by_form_type"] == ({} if within else DEADLINES)
             now = doc["watermark"]
+            length = 86400 if period == "day" else 7 * 86400
             ask = CohortAsk(
                 campaign,
                 dim,
-                now // 86400 * 86400 - (DAYS - 1) * 86400,
-                DAYS,
+                0,
+                count,
                 now,
-                within,
+                within or DEFAULT_DEADLINE,
                 {s: round(h * 3600) for s, h in MATURITY_HOURS.items()},
+                {} if within else DEADLINES,
+                length,
             )
+            ask = replace(ask, first_day=ask.start_of(now) - (count - 1) * length)
             oracle = cohorts(ask, leads, reports, want, funnel)
             got = doc["cohorts"]
             assert [(c["cohort_start"], c["value"]) for c in got] == [
                 (c["cohort_start"], c["value"]) for c in oracle
-            ], (campaign, dim)
+            ], (campaign, dim, period)
             for g, w in zip(got, oracle, strict=True):
-                assert g == w, (campaign, dim, within, g["cohort_start"], g["value"])
+                assert g == w, (campaign, dim, within, period, g["cohort_start"], g["value"])
                 _count_cases(g, seen)
             compared += len(got)
         asked = time.monotonic() - started
@@ -138,7 +154,9 @@ def test_every_cohort_figure_equals_the_oracle(
         f"{len(asks)} requests compared in {asked:.1f}s"
     )
     # the cases the comparison is about do occur
-    for case in ("won", "partly mature", "speed", "late", "reported", "provisional", "romi"):
+    cases = ("won", "partly mature", "speed", "late", "reported", "provisional", "romi",
+             "per form type", "mixed deadlines", "week")  # fmt: skip
+    for case in cases:
         assert seen.get(case, 0) > 0, (case, seen)
 
 
@@ -159,3 +177,7 @@ def _count_cases(c: dict[str, Any], seen: dict[str, int]) -> None:
     note("reported", c["spend"]["reported_micros"] > 0)
     note("provisional", c["spend"]["provisional"])
     note("romi", c["kpis"]["romi"] is not None)
+    within = c["speed_to_lead"]["within_minutes"]
+    note("per form type", c["dim"] == "form_type" and within in DEADLINES.values())
+    note("mixed deadlines", within is None and c["speed_to_lead"]["judged_leads"] > 0)
+    note("week", c["cohort_end"] - c["cohort_start"] == 7 * 86400 and c["counts"]["lead"] > 0)
