@@ -19,7 +19,14 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 
 from funnelwatch.clickhouse import ClickHouse, ClickHouseError
 
@@ -213,16 +220,32 @@ class Gate:
             self.consumer.resume(released)
         self._held_back = set(partitions)
 
+    def seek_back(self, offsets: dict[tuple[str, int], int]) -> None:
+        """Seek these partitions back to the records a batch left unread. A seek that
+        fails (``_OUTDATED`` when a rebalance or a pause overtook it) would leave the
+        consumer past records never processed, which the next commit would skip: read
+        everything again from the committed offsets instead (a replay is idempotent)."""
+        assert self.consumer is not None
+        try:
+            for (topic, partition), offset in offsets.items():
+                self.consumer.seek(TopicPartition(topic, partition, offset))
+        except KafkaException as exc:
+            log.warning("seeking back to held records failed (%s): reading again from the "
+                        "committed offsets", exc)  # fmt: skip
+            self.rewind()
+
     def forget_pause(self) -> None:
         """After a rebalance: the new assignment starts unpaused."""
         self._paused = False
         self._held_back = set()
 
     def rewind(self) -> None:
-        """Read the assigned partitions again from their committed offsets."""
+        """Read the assigned partitions again from their committed offsets (from the
+        beginning where none is committed: the consumer's ``auto.offset.reset``)."""
         assert self.consumer is not None
         assignment = self.consumer.assignment()
         if assignment:
             for tp in self.consumer.committed(assignment, timeout=30):
-                if tp.offset >= 0:
-                    self.consumer.seek(tp)
+                if tp.offset < 0:
+                    tp = TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING)
+                self.consumer.seek(tp)

@@ -183,9 +183,7 @@ class HotPath:
             gate.resume()
         _count(pending.counts)
         if held:
-            assert self.consumer is not None
-            for (topic, partition), offset in held.items():
-                self.consumer.seek(TopicPartition(topic, partition, offset))
+            self.gate.seek_back(held)
             self.gate.hold_back(self.gate.held_back | set(held))
         metrics.BATCH_SECONDS.observe(time.monotonic() - started)
         metrics.BATCH_RECORDS.observe(len(records))

@@ -10,7 +10,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_INVALID,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from prometheus_client import REGISTRY
 
 from funnelwatch.clickhouse import ClickHouseError
@@ -77,6 +83,9 @@ class FakeConsumer:
         self.on_consume: Callable[[], list[Any]] = list
         self.commits: list[list[tuple[str, int, int]]] = []
         self.commit_failures = 0
+        self.seeks: list[tuple[str, int, int]] = []
+        self.seek_failures = 0
+        self.committed_offsets: dict[tuple[str, int], int] = {}
 
     def assignment(self) -> list[TopicPartition]:
         return list(self._assignment)
@@ -91,6 +100,19 @@ class FakeConsumer:
         self.polls += 1
         self.clock.now += timeout
         return self.on_consume()
+
+    def seek(self, tp: TopicPartition) -> None:
+        if self.seek_failures:
+            self.seek_failures -= 1
+            raise KafkaException(KafkaError(KafkaError._OUTDATED))
+        self.seeks.append((tp.topic, tp.partition, tp.offset))
+
+    def committed(self, tps: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        return [
+            TopicPartition(tp.topic, tp.partition, self.committed_offsets.get(
+                (tp.topic, tp.partition), OFFSET_INVALID))
+            for tp in tps
+        ]  # fmt: skip
 
     def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
         assert asynchronous is False
@@ -274,3 +296,15 @@ def test_a_long_outage_is_logged_in_a_few_lines_with_counts(
     assert "ClickHouse unreachable" in lines[0] and "1234 records held" in lines[0]
     assert "still unreachable" in lines[1]
     assert "reachable again" in lines[-1] and "(2000 attempts)" in lines[-1]
+
+
+def test_a_failed_seek_back_reads_again_from_the_committed_offsets(clock: Clock) -> None:
+    gate = new_gate(FlakyClickHouse(failures=0))
+    consumer = attach(gate, FakeConsumer(clock, [("t", 0), ("t", 1)]))
+    gate.seek_back({("t", 0): 7})
+    assert consumer.seeks == [("t", 0, 7)]
+    # a rebalance overtook the seek: held records must not be skipped by the next commit
+    consumer.seeks, consumer.seek_failures = [], 1
+    consumer.committed_offsets = {("t", 0): 5}
+    gate.seek_back({("t", 0): 7, ("t", 1): 3})
+    assert consumer.seeks == [("t", 0, 5), ("t", 1, OFFSET_BEGINNING)]
