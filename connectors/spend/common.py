@@ -8,7 +8,9 @@ Invariants:
   without one needs ``--currency``; either way a file whose currency is unknown fails
   as a whole, before its rows are read;
 - a row's period is its day on the account's clock, or one hour of that day when the
-  format has an hour column (see :mod:`.periods`).
+  format has an hour column (see :mod:`.periods`);
+- a campaign id is never a zero marker; an ad group, ad, clicks or impressions cell may
+  be (the row is not that specific, or counted nothing).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from . import cells
-from .model import ImportOptions, SpendFileError
+from .model import ImportOptions, SpendFileError, SpendRow
 from .periods import DAY, HOUR, day_start, hour_start
 from .table import Row, Table
 
@@ -65,3 +67,39 @@ def period_of(
 def sources(**columns: str | None) -> dict[str, str]:
     """Contract field -> the column it came from, for the columns the file has."""
     return {name: column for name, column in columns.items() if column is not None}
+
+
+def spend_row(
+    row: Row,
+    *,
+    account_id: str,
+    campaign: str,
+    levels: tuple[str | None, str | None],
+    counts: tuple[str | None, str | None],
+    period: tuple[datetime, int],
+    spend_micros: int,
+    currency: str,
+    zeros: cells.Cells,
+    origin: dict[str, str],
+    level_zeros: cells.Cells | None = None,
+) -> SpendRow:
+    """One report row as a :class:`SpendRow`: ``levels`` are the ad group and ad columns,
+    ``counts`` the clicks and impressions columns (parsed with ``zeros``, the levels with
+    ``level_zeros`` when the platform writes "nothing" apart for them)."""
+    ad_group, ad = levels
+    clicks, impressions = counts
+    level = level_zeros or zeros
+    return SpendRow(
+        row=row.number,
+        account_id=account_id,
+        campaign_id=row.get(campaign, cells.identifier),
+        ad_group_id=row.optional(ad_group, level.identifier, ""),
+        ad_id=row.optional(ad, level.identifier, ""),
+        period_start=period[0],
+        period_seconds=period[1],
+        spend_micros=spend_micros,
+        currency=currency,
+        clicks=row.optional(clicks, zeros.count, 0),
+        impressions=row.optional(impressions, zeros.count, 0),
+        sources=origin,
+    )

@@ -36,7 +36,7 @@ import re
 from dataclasses import replace
 
 from . import cells
-from .common import account_of, currency_of, period_of, require, sources
+from .common import account_of, currency_of, period_of, require, sources, spend_row
 from .model import ImportOptions, SpendFileError, SpendRow
 from .table import Layout, Table
 
@@ -128,19 +128,17 @@ def parse(table: Table, options: ImportOptions) -> list[SpendRow]:
             )
         start, seconds = period_of(row, day, options, c["hour"], _hour)
         rows.append(
-            SpendRow(
-                row=row.number,
+            spend_row(
+                row,
                 account_id=account_of(row, c["account"], options),
-                campaign_id=row.get(campaign, cells.identifier),
-                ad_group_id=row.optional(c["ad_set"], _CELLS.identifier, ""),
-                ad_id=row.optional(c["ad"], _CELLS.identifier, ""),
-                period_start=start,
-                period_seconds=seconds,
+                campaign=campaign,
+                levels=(c["ad_set"], c["ad"]),
+                counts=(c["clicks"], c["impressions"]),
+                period=(start, seconds),
                 spend_micros=row.get(amount, _CELLS.amount),
                 currency=currency_of(row, c["currency"], options, source),
-                clicks=row.optional(c["clicks"], _CELLS.count, 0),
-                impressions=row.optional(c["impressions"], _CELLS.count, 0),
-                sources=origin,
+                zeros=_CELLS,
+                origin=origin,
             )
         )
     return rows

@@ -49,7 +49,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from . import cells
-from .common import account_of, currency_of, require, sources
+from .common import account_of, currency_of, require, sources, spend_row
 from .model import ImportOptions, SpendFileError, SpendRow
 from .periods import DAY, HOUR, day_start, hour_start
 from .table import Layout, Row, Table
@@ -211,19 +211,18 @@ def parse(table: Table, options: ImportOptions) -> list[SpendRow]:
             )
         start = _period_start(row, c["hour"] or time, day, hour, options.timezone)
         rows.append(
-            SpendRow(
-                row=row.number,
+            spend_row(
+                row,
                 account_id=account_of(row, c["account"], options),
-                campaign_id=row.get(campaign, _CELLS.identifier),
-                ad_group_id=row.optional(c["ad_group"], _LEVEL.identifier, ""),
-                ad_id=row.optional(c["ad"], _LEVEL.identifier, ""),
-                period_start=start,
-                period_seconds=kind,
+                campaign=campaign,
+                levels=(c["ad_group"], c["ad"]),
+                counts=(c["clicks"], c["impressions"]),
+                period=(start, kind),
                 spend_micros=row.get(spend, _CELLS.amount),
                 currency=currency_of(row, c["currency"], options),
-                clicks=row.optional(c["clicks"], _CELLS.count, 0),
-                impressions=row.optional(c["impressions"], _CELLS.count, 0),
-                sources=origin,
+                zeros=_CELLS,
+                origin=origin,
+                level_zeros=_LEVEL,
             )
         )
     if stated_rows is not None and stated_rows[1] != len(rows):

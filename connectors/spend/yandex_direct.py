@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 
 from . import cells
-from .common import account_of, currency_of, period_of, require, sources
+from .common import account_of, currency_of, period_of, require, sources, spend_row
 from .model import ImportOptions, SpendRow
 from .table import Layout, Row, Table
 
@@ -92,19 +92,17 @@ def parse(table: Table, options: ImportOptions) -> list[SpendRow]:
             break
         start, seconds = period_of(row, date, options)
         rows.append(
-            SpendRow(
-                row=row.number,
+            spend_row(
+                row,
                 account_id=account_of(row, None, options),
-                campaign_id=row.get(campaign, cells.identifier),
-                ad_group_id=row.optional(c["ad_group"], _CELLS.identifier, ""),
-                ad_id=row.optional(c["ad"], _CELLS.identifier, ""),
-                period_start=start,
-                period_seconds=seconds,
+                campaign=campaign,
+                levels=(c["ad_group"], c["ad"]),
+                counts=(c["clicks"], c["impressions"]),
+                period=(start, seconds),
                 spend_micros=row.get(cost, money),
                 currency=currency_of(row, c["currency"], options),
-                clicks=row.optional(c["clicks"], _CELLS.count, 0),
-                impressions=row.optional(c["impressions"], _CELLS.count, 0),
-                sources=origin,
+                zeros=_CELLS,
+                origin=origin,
             )
         )
     return rows
