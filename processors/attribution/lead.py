@@ -65,27 +65,34 @@ def decode_state(blob: bytes) -> LeadState:
 
 def add_form(
     state: LeadState, event_id: str, t: int, attr: Attribution, click_id: str, src: Source
-) -> None:
-    """Record a form; a better-ranked attribution replaces a worse one, never the reverse."""
+) -> bool:
+    """Record a form; a better-ranked attribution replaces a worse one, never the reverse.
+    False: the state held it already (a duplicate, or a replay after a crash)."""
     known = state.forms.get(event_id)
     if known is not None and RANKS[known.attr.method] >= RANKS[attr.method]:
-        return
-    state.forms[event_id] = FormItem(t, attr, click_id, src)
-
-
-def reattribute(state: LeadState, event_id: str, attr: Attribution) -> bool:
-    """Give a known form a better attribution (its click arrived); False if unknown."""
-    known = state.forms.get(event_id)
-    if known is None:
         return False
-    if RANKS[known.attr.method] < RANKS[attr.method]:
-        state.forms[event_id] = FormItem(known.t, attr, known.click_id, known.src)
+    state.forms[event_id] = FormItem(t, attr, click_id, src)
     return True
 
 
-def add_crm(state: LeadState, event_id: str, t: int, stage: str, value: int, src: Source) -> None:
-    if event_id not in state.crm:
-        state.crm[event_id] = CrmItem(t, stage, value, src)
+def reattribute(state: LeadState, event_id: str, attr: Attribution) -> bool | None:
+    """Give a known form a better attribution (its click arrived): True if it changed,
+    False if the form held one as good already (a replay), None if the form is unknown."""
+    known = state.forms.get(event_id)
+    if known is None:
+        return None
+    if RANKS[known.attr.method] < RANKS[attr.method]:
+        state.forms[event_id] = FormItem(known.t, attr, known.click_id, known.src)
+        return True
+    return False
+
+
+def add_crm(state: LeadState, event_id: str, t: int, stage: str, value: int, src: Source) -> bool:
+    """Record a CRM event; False: the state held it already."""
+    if event_id in state.crm:
+        return False
+    state.crm[event_id] = CrmItem(t, stage, value, src)
+    return True
 
 
 def _earliest(items: dict[str, FormItem] | dict[str, CrmItem]) -> str | None:
@@ -158,6 +165,8 @@ def facts_to_emit(before: LeadView, after: LeadView) -> list[Fact]:
 
     Nothing else needs writing, even after a crash: a state reaches the lead store only
     after ClickHouse acknowledged the facts it implies (see the hot path's checkpoint),
-    and a state rebuilt from ClickHouse is checked against the facts it came from.
+    and a state rebuilt from ClickHouse is checked against the facts it came from. What
+    a replay must still do is announce the lead's minutes again (the batch's
+    ``replayed_minutes``): the crash may have come before the rollup notice.
     """
     return [fact for k, (fact, key) in after.items() if k not in before or before[k][1] != key]

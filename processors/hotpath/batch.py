@@ -195,10 +195,16 @@ class Pending:
     contacts: list[ContactRow] = field(default_factory=list)
     #: the spend reports of the batch (a replay writes the same rows)
     spend: list[SpendRow] = field(default_factory=list)
+    #: the minutes of every fact of a lead that met an event its state held already: a
+    #: worker killed after saving the state but before its rollup notice left them
+    #: unannounced, and the replay writes no fact that would announce them
+    replayed_minutes: set[int] = field(default_factory=set)
 
     @property
     def minutes(self) -> set[int]:
-        return self.facts.minutes()
+        """The minutes the rollup notice names: those of the facts written, and those a
+        replay met (recomputing a minute twice gives the same rows)."""
+        return self.facts.minutes() | self.replayed_minutes
 
 
 class BatchProcessor:
@@ -485,14 +491,15 @@ class BatchProcessor:
                     state = LeadState()
                 else:
                     before = lead_view(lead_id, partition, state, stage, 0, dims)
-                touched = False
+                touched = replayed = False
                 for ev in lead_evs:
                     if ev.kind == _FORM:
                         assert ev.attr is not None
                         counts.attributions[ev.attr.method] += 1
                         if state.crm and ev.event_id not in state.forms:
                             counts.reattributed["lead"] += 1
-                        add_form(state, ev.event_id, ev.t, ev.attr, ev.click_id, ev.src)
+                        if not add_form(state, ev.event_id, ev.t, ev.attr, ev.click_id, ev.src):
+                            replayed = True
                         touched = True
                         hashes = ev.form.contact_hashes
                         if hashes:
@@ -504,22 +511,28 @@ class BatchProcessor:
                     elif ev.kind == _CRM:
                         if not state.forms:
                             counts.crm_without_lead += 1
-                        add_crm(state, ev.event_id, ev.t, ev.stage, ev.value, ev.src)
+                        if not add_crm(state, ev.event_id, ev.t, ev.stage, ev.value, ev.src):
+                            replayed = True
                         touched = True
                     else:
                         assert ev.click is not None
                         known = state.forms.get(ev.event_id)
-                        if known is not None and reattribute(
+                        moved = known is not None and reattribute(
                             state, ev.event_id, by_click(ev.click, known.attr.values)
-                        ):
+                        )
+                        if moved:
                             counts.reattributed["click"] += 1
                             counts.attributions["click"] += 1
                             touched = True
+                        elif known is not None:
+                            replayed = touched = True  # news the state has applied already
                         else:
                             counts.click_news_for_unknown_forms += 1
                 if not touched:
                     continue
                 after = lead_view(lead_id, partition, state, stage, new_version(), dims)
+                if replayed:
+                    pending.replayed_minutes.update(fact.minute for fact, _ in after.values())
                 emit = facts_to_emit(before, after)
                 if emit:
                     pending.facts.leads.extend(emit)

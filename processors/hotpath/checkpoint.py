@@ -13,7 +13,10 @@
 
 A crash anywhere leaves the offsets uncommitted, so the batch is read again; every
 write is idempotent or versioned (see the attribution and state packages), so reading
-it again converges to the same rows. Steps that wait on a service run through the
+it again converges to the same rows. A crash between 2 and 3 leaves states that hold
+the batch's events with no notice sent: the replay writes no facts for them, so its
+notice names the minutes of every lead that met an event it held
+(``Pending.replayed_minutes``). Steps that wait on a service run through the
 loop's gates, which pause the partitions and retry until the service is back.
 """
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from funnelwatch.clickhouse import ClickHouse
@@ -259,10 +260,11 @@ def test_a_late_clicks_news_reattributes_the_waiting_form(worker: Worker) -> Non
     assert pending.counts.reattributed == {"click": 1}
     facts = worker.facts()
     assert facts[("lead", "f1")][:2] == facts[("contacted", "x1")][:2] == ("click", "cmp-click")
-    # the same news again (a replay) changes nothing
+    # the same news again (a replay) changes nothing, and names the lead's minutes again
     again = worker.process(Rec("by-lead", 1, 1, news["value"], key_=news["key"],
                                headers_=news["headers"]))  # fmt: skip
-    assert len(again.facts) == 0
+    assert len(again.facts) == 0 and again.counts.reattributed == {}
+    assert again.minutes == {T // 60_000 * 60, (T + 60_000) // 60_000 * 60}
 
 
 def test_a_crm_event_before_its_form_follows_the_form_once_it_arrives(worker: Worker) -> None:
@@ -295,6 +297,26 @@ def test_a_duplicate_event_in_a_later_batch_writes_nothing(worker: Worker) -> No
     )
     assert len(again.facts) == 0 and again.states.get(1, {}) == {}
     assert again.commit == {("forms", 1): 2, ("by-lead", 1): 1}
+    # ... but it names the lead's minutes in the rollup notice again: the first batch
+    # may have died after saving the state and before its notice
+    assert again.minutes == {T // 60_000 * 60}
+
+
+def test_a_replay_after_the_state_was_saved_announces_every_minute_of_the_lead(
+    worker: Worker,
+) -> None:
+    form = Rec("forms", 1, 0, events.form("f1", LEAD, T, utm_campaign="cmp-utm"))
+    crm = Rec("crm", 1, 0, events.crm("x1", LEAD, "won", T + 3_600_000, 5))
+    first = worker.process(form, crm)
+    # killed after the facts and the state were written, before the notice and commit
+    worker.client.insert_columns("funnel_facts", first.facts.columns())
+    for partition, states in first.states.items():
+        worker.store.save(partition, states)
+    replay = worker.batch(form, crm)
+    assert len(replay.facts) == 0
+    assert replay.minutes == first.minutes == {T // 60_000 * 60, (T + 3_600_000) // 60_000 * 60}
+    (notice,) = worker.producer.to("rollup")
+    assert msgspec.msgpack.decode(notice["value"]) == sorted(first.minutes)
 
 
 def test_a_record_on_by_lead_without_a_workers_header_is_read_as_a_source_record(
