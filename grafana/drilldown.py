@@ -11,7 +11,8 @@ dimension no click is counted under in the range (a lead-level one: form type, l
 page) has no spend (NULL). Conversion against baseline: the click → lead conversion per
 interval, the baseline being the conversion of the 24 hours before the range, and the
 band baseline ± 3 binomial standard deviations for the clicks of the interval (the
-normal approximation of the binomial noise the detectors judge against).
+normal approximation of the binomial noise the detectors judge against). The cohort
+table is :mod:`.cohorts`'s: the cohorts API's figures of the campaign.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from funnelwatch.schemas.segments import ALL, OTHER
 
 from .board import Board
 from .chquery import NUMBER, STRING, table, timeseries
+from .cohorts import COHORTS, DAYS
 from .overview import ALERT_COLUMNS, alerts_table
 from .panels import query_variable, stat_panel, table_panel, ts_panel
 from .sql import (
@@ -204,6 +206,16 @@ def board() -> Board:
             description="Every value of the chosen dimension in the range; values past "
             "its top N per minute count as (other). Spend: the segment's part of the "
             "campaign's by clicks (none for a lead-level dimension).",
+        ),
+        table_panel(
+            "Cohorts: leads by the UTC day first seen (not the event-time window)",
+            COHORTS,
+            h=9,
+            description=f"The campaign's leads of each of the last {DAYS} UTC days up to "
+            "the watermark (not the board's range), and what they reached since: counts, "
+            "conversions (never above 100%), won maturity, revenue, the day's spend that "
+            "counts, cost KPIs, ROMI, speed to lead. The API's cohort definitions; "
+            "deadlines and maturities are the settings' defaults when the board was built.",
         ),
         table_panel(
             "Alerts of this campaign",

@@ -30,6 +30,12 @@ class _EscapeContext:
             return "UTC"
 
 
+def sql_literals(params: Params) -> dict[str, str]:
+    """Each parameter as the SQL literal clickhouse-driver's escaper makes of it (UTC):
+    what a ``%(name)s`` placeholder becomes, here and for SQL built once (a board's)."""
+    return dict(escape_params(params, _EscapeContext()))
+
+
 def _json_value(value: Any) -> Any:
     # DateTime columns accept epoch seconds; a datetime must be aware (UTC) to mean one instant.
     if isinstance(value, datetime):
@@ -85,7 +91,7 @@ class EmbeddedClickHouse:
 
     def execute(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
         if params:
-            sql = sql % escape_params(params, _EscapeContext())
+            sql = sql % sql_literals(params)
         out = self._query(sql, "JSONCompact")
         if not out.strip():
             return []

@@ -236,6 +236,13 @@ def deadline_params(deadline: ContactDeadline) -> dict[str, Any]:
     }
 
 
+def cohort_sql_of(funnel: Funnel, expressions: Mapping[str, str]) -> str:
+    """The statement with each parameter given as an SQL expression (literals from
+    ``sql_literals(cohort_params(...))``, or a board's variables and macros): the one
+    SQL of the API, for a Grafana panel."""
+    return cohort_sql(funnel) % expressions
+
+
 def read_cohorts(client: ClickHouse, funnel: Funnel, cohorts: CohortRange) -> list[CohortRow]:
     """Every (cohort period, segment value) of the range with at least one lead, by day
     then value."""

@@ -4,13 +4,22 @@ campaign manager reads, not only their types."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 
 from funnelwatch.clickhouse import ClickHouse
+from funnelwatch.grafana import cohorts as cohort_board
 from funnelwatch.grafana import drilldown, overview
 from funnelwatch.grafana.macros import TimeRange
 from funnelwatch.processors.attribution.facts import Fact
+from funnelwatch.processors.cohorts import contact_deadline
+from funnelwatch.processors.cohorts.sql import maturity_seconds
+from funnelwatch.processors.web.cohorts import cohort_documents, cohort_range, read_all
+from funnelwatch.processors.web.queries import watermark
+from funnelwatch.schemas.funnel import load_funnel
+from funnelwatch.schemas.segments import BUILT_IN_SEGMENTS
+from funnelwatch.settings import Settings
 from tests.integration.grafana.conftest import OUTAGE_CAMPAIGN, OUTAGE_MINUTE, SIMULATION
 from tests.support.grafana_queries import expanded, rows
 from tests.support.simulated_kpis import simulated_facts
@@ -141,3 +150,51 @@ def _epoch(value: object) -> int:
     if isinstance(value, datetime):
         return int(value.replace(tzinfo=value.tzinfo or UTC).timestamp())
     return int(datetime.fromisoformat(str(value)).replace(tzinfo=UTC).timestamp())
+
+
+def test_the_cohort_table_shows_the_apis_cohorts_of_the_campaign(loaded: ClickHouse) -> None:
+    defaults = Settings.model_fields
+    funnel = load_funnel()
+    deadline = contact_deadline(
+        defaults["uncontacted_after_minutes"].default,
+        defaults["uncontacted_after_minutes_by_form_type"].default,
+        BUILT_IN_SEGMENTS.lead_dimension_of("form_type"),
+        explicit=False,
+    )
+    maturity = maturity_seconds(funnel, defaults["cohort_maturity_hours"].default)
+    now = watermark(loaded)
+    cohorts = cohort_range(OUTAGE_CAMPAIGN, "all", cohort_board.DAYS, deadline, now, maturity)
+    docs = cohort_documents(funnel, cohorts, *read_all(loaded, funnel, cohorts), "USD")
+    names = [name for name, _ in cohort_board.COLUMNS]
+    table = [
+        dict(zip(names, r, strict=True))
+        for r in rows(
+            loaded, expanded(cohort_board.COHORTS.sql, WHOLE, {"campaign": OUTAGE_CAMPAIGN})
+        )
+    ]
+
+    assert [r["day"] for r in table] == [
+        datetime.fromtimestamp(d["cohort_start"], UTC).strftime("%Y-%m-%d") for d in reversed(docs)
+    ]
+    with_leads = 0
+    for row, doc in zip(table, reversed(docs), strict=True):
+        assert {s: row[s] for s in doc["counts"]} == doc["counts"]
+        for c in doc["conversions"]:
+            assert row[f"{c['from_stage']}_to_{c['to_stage']}"] == _approx(c["rate"])
+        assert row["won_maturity"] == _approx(doc["maturity"]["won"])
+        assert row["revenue"] == pytest.approx(doc["revenue_micros"] / 1e6)
+        assert row["spend"] == pytest.approx(doc["spend_micros"] / 1e6)
+        for kpi in ("cpl", "cost_per_qualified", "cac"):
+            want = doc["kpis"][f"{kpi}_micros"]
+            assert row[kpi] == _approx(None if want is None else want / 1e6)
+        assert row["romi"] == _approx(doc["kpis"]["romi"])
+        speed = doc["speed_to_lead"]
+        assert row["to_contact_median_min"] == _approx(speed["median_minutes"])
+        assert row["to_contact_p90_min"] == _approx(speed["p90_minutes"])
+        assert row["uncontacted_share"] == _approx(speed["uncontacted_after_within_share"])
+        with_leads += doc["counts"]["lead"] > 0
+    assert with_leads and any(r["spend"] for r in table)
+
+
+def _approx(value: float | None) -> object:
+    return None if value is None else pytest.approx(value)
