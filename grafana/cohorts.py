@@ -13,7 +13,13 @@ settings' defaults, read when the board is built.
 from __future__ import annotations
 
 from funnelwatch.clickhouse.embedded import sql_literals
-from funnelwatch.processors.cohorts import DAY, DAY_SECONDS, EARLY_CRM_SECONDS, contact_deadline
+from funnelwatch.processors.cohorts import (
+    DAY,
+    DAY_SECONDS,
+    EARLY_CRM_SECONDS,
+    ContactDeadline,
+    contact_deadline,
+)
 from funnelwatch.processors.cohorts.sql import (
     CohortRange,
     cohort_params,
@@ -44,16 +50,22 @@ _LATER = (*_STAGES[2:], *(o.name for o in _FUNNEL.outcomes))
 _DEFAULTS = Settings.model_fields
 
 
-def _expressions() -> dict[str, str]:
-    """The cohort statement's parameters: build-time literals of the settings' defaults,
-    the campaign variable and the watermark's days."""
+def built_in_judging() -> tuple[ContactDeadline, dict[str, int]]:
+    """The speed-to-lead deadline and the maturities of the settings' defaults and the
+    built-in segments: what the table judges by."""
     deadline = contact_deadline(
         _DEFAULTS["uncontacted_after_minutes"].default,
         _DEFAULTS["uncontacted_after_minutes_by_form_type"].default,
         BUILT_IN_SEGMENTS.lead_dimension_of("form_type"),
         explicit=False,
     )
-    maturity = maturity_seconds(_FUNNEL, _DEFAULTS["cohort_maturity_hours"].default)
+    return deadline, maturity_seconds(_FUNNEL, _DEFAULTS["cohort_maturity_hours"].default)
+
+
+def _expressions() -> dict[str, str]:
+    """The cohort statement's parameters: build-time literals of the settings' defaults,
+    the campaign variable and the watermark's days."""
+    deadline, maturity = built_in_judging()
     whole = CohortRange("", "all", 0, DAYS, 0, deadline, maturity, True, DAY)
     out = sql_literals(cohort_params(_FUNNEL, whole))
     out.update(

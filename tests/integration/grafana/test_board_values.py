@@ -13,13 +13,9 @@ from funnelwatch.grafana import cohorts as cohort_board
 from funnelwatch.grafana import drilldown, overview
 from funnelwatch.grafana.macros import TimeRange
 from funnelwatch.processors.attribution.facts import Fact
-from funnelwatch.processors.cohorts import contact_deadline
-from funnelwatch.processors.cohorts.sql import maturity_seconds
 from funnelwatch.processors.web.cohorts import cohort_documents, cohort_range, read_all
 from funnelwatch.processors.web.queries import watermark
 from funnelwatch.schemas.funnel import load_funnel
-from funnelwatch.schemas.segments import BUILT_IN_SEGMENTS
-from funnelwatch.settings import Settings
 from tests.integration.grafana.conftest import OUTAGE_CAMPAIGN, OUTAGE_MINUTE, SIMULATION
 from tests.support.grafana_queries import expanded, rows
 from tests.support.simulated_kpis import simulated_facts
@@ -153,15 +149,9 @@ def _epoch(value: object) -> int:
 
 
 def test_the_cohort_table_shows_the_apis_cohorts_of_the_campaign(loaded: ClickHouse) -> None:
-    defaults = Settings.model_fields
     funnel = load_funnel()
-    deadline = contact_deadline(
-        defaults["uncontacted_after_minutes"].default,
-        defaults["uncontacted_after_minutes_by_form_type"].default,
-        BUILT_IN_SEGMENTS.lead_dimension_of("form_type"),
-        explicit=False,
-    )
-    maturity = maturity_seconds(funnel, defaults["cohort_maturity_hours"].default)
+    deadline, maturity = cohort_board.built_in_judging()
+    assert not deadline.uniform  # the per-form-type deadlines are part of what is compared
     now = watermark(loaded)
     cohorts = cohort_range(OUTAGE_CAMPAIGN, "all", cohort_board.DAYS, deadline, now, maturity)
     docs = cohort_documents(funnel, cohorts, *read_all(loaded, funnel, cohorts), "USD")
