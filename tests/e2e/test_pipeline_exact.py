@@ -55,6 +55,10 @@ EVENTS = int(os.environ.get("FUNNELWATCH_E2E_EVENTS", "200000"))
 WINDOWS = (15, 60, 1440)
 #: records per second of the replays that run while workers fail and join
 STREAM_RATE = 20_000
+#: the single worker's SIGKILL variant: slower, so that the kill at 30% committed comes
+#: while records still arrive even when the worker starts slowly (a busy CI machine once
+#: let the 10 s replay at STREAM_RATE end first)
+CRASH_RATE = 8_000
 #: the fault variants' consumer timeouts, short so that an outage outlasts them
 SHORT_TIMEOUTS = {
     "FUNNELWATCH_CONSUMER_SESSION_TIMEOUT_SECONDS": "6",
@@ -212,7 +216,7 @@ def test_kpis_in_clickhouse_equal_the_oracle_after_drain(
         if crash:
             # killed while the records still arrive, part of them durable
             env.wait_members(1, [worker])
-            replay = env.replay(backlog.truth, STREAM_RATE)
+            replay = env.replay(backlog.truth, CRASH_RATE)
             env.wait_committed(EVENTS * 0.3, [worker])
             stop(worker, signal.SIGKILL)
             assert worker.returncode == -signal.SIGKILL
@@ -224,10 +228,16 @@ def test_kpis_in_clickhouse_equal_the_oracle_after_drain(
         drained = env.wait_drained(worker, timeout=DRAIN_TIMEOUT)
     finally:
         stop(worker)
-    measured(
-        f"[{clickhouse_url.split(':')[0]}{' crash' if crash else ''}] drained {EVENTS} "
-        f"records in {drained:.1f}s from the first start: {EVENTS / drained:.0f} records/s"
-    )
+    if crash:  # the replay is paced: what counts is how soon the restarted worker caught up
+        measured(
+            f"[{clickhouse_url.split(':')[0]} crash] {EVENTS} records at {CRASH_RATE}/s, "
+            f"drained {drained:.1f}s after the replay ended"
+        )
+    else:
+        measured(
+            f"[{clickhouse_url.split(':')[0]}] drained {EVENTS} records in {drained:.1f}s "
+            f"from the first start: {EVENTS / drained:.0f} records/s"
+        )
     _assert_exact(env, backlog)
 
 
