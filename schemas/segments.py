@@ -105,14 +105,18 @@ def parse_segments(raw: object, where: str = "segments") -> SegmentSet:
         raise SegmentConfigError(f"{where}: expected a mapping with a 'dimensions' list")
     default_top = raw.get("top_values", 25)
     if type(default_top) is not int or default_top < 1:
-        raise SegmentConfigError(f"{where}: top_values must be a whole number >= 1")
+        raise SegmentConfigError(
+            f"{where}: top_values must be a whole number >= 1, got {default_top!r}"
+        )
     unknown_keys = set(raw) - {"top_values", "dimensions"}
     if unknown_keys:
         raise SegmentConfigError(f"{where}: unknown keys {sorted(unknown_keys)}")
     out: list[Dimension] = []
     for i, item in enumerate(raw["dimensions"], start=1):
         at = f"{where}: dimension {i}"
-        if not isinstance(item, dict) or "name" not in item:
+        if not isinstance(item, dict):
+            raise SegmentConfigError(f"{at}: expected a mapping with a name, got {item!r}")
+        if "name" not in item:
             raise SegmentConfigError(f"{at}: needs a name")
         name = item["name"]
         if not isinstance(name, str) or not _NAME.match(name) or name == ALL:
@@ -125,23 +129,25 @@ def parse_segments(raw: object, where: str = "segments") -> SegmentSet:
         click, form = item.get("click"), item.get("form")
         if click is None and form is None:
             raise SegmentConfigError(f"{at} ({name}): needs a click or a form attribute")
-        if click is not None and click not in CLICK_ATTRIBUTES:
-            raise SegmentConfigError(
-                f"{at} ({name}): {click!r} is not an ad_click attribute; one of "
-                f"{', '.join(sorted(CLICK_ATTRIBUTES))}"
-            )
-        if form is not None and form not in FORM_ATTRIBUTES:
-            raise SegmentConfigError(
-                f"{at} ({name}): {form!r} is not a form_submission attribute; one of "
-                f"{', '.join(sorted(FORM_ATTRIBUTES))}"
-            )
+        for field, value, event, attributes in (
+            ("click", click, "an ad_click", CLICK_ATTRIBUTES),
+            ("form", form, "a form_submission", FORM_ATTRIBUTES),
+        ):
+            if value is not None and (not isinstance(value, str) or value not in attributes):
+                raise SegmentConfigError(
+                    f"{at} ({name}): {field} {value!r} is not {event} attribute; one of "
+                    f"{', '.join(sorted(attributes))}"
+                )
         top = item.get("top", default_top)
         if type(top) is not int or top < 1:
-            raise SegmentConfigError(f"{at} ({name}): top must be a whole number >= 1")
+            raise SegmentConfigError(f"{at} ({name}): top must be a whole number >= 1, got {top!r}")
+        earlier = next((j for j, d in enumerate(out, start=1) if d.name == name), None)
+        if earlier is not None:
+            raise SegmentConfigError(
+                f"{at} ({name}): name {name!r} is taken by dimension {earlier}; "
+                "dimension names must be unique"
+            )
         out.append(Dimension(name, click, form, top))
-    names = [d.name for d in out]
-    if len(set(names)) != len(names):
-        raise SegmentConfigError(f"{where}: dimension names must be unique: {names}")
     return SegmentSet(tuple(out), default_top)
 
 

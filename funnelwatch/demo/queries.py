@@ -23,7 +23,7 @@ from funnelwatch.processors.spend.sql import parse_row, window_spend
 from funnelwatch.schemas.funnel import load_funnel
 from funnelwatch.schemas.kpis import cost_kpis, ratio
 
-#: the segment that is the campaign as a whole (see ``processors.rollup.DIMENSIONS``)
+#: the segment that is the campaign as a whole (see ``schemas.segments.ALL``)
 _WHOLE_CAMPAIGN = "dim = 'all' AND dim_value = 'all'"
 
 
