@@ -2,20 +2,55 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
+from pathlib import Path
 
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now.
 
-    The kernel picks it, so parallel test runs do not collide; another process can
-    still take it before our server binds it, which callers treat as a failed start.
+    It is drawn at random from below the kernel's ephemeral range: a port the kernel
+    picked (bind to port 0) comes from that range, which every outgoing connection's
+    local port comes from too, so a client socket of another process could take it
+    between this call and the server's bind (seen in CI: a worker's web server failing
+    with "address already in use"). Ports handed out by this process are not repeated.
     """
+    low, _ = _ephemeral_range()
+    floor = 10_000
+    if low - floor >= 2_000:
+        for _ in range(200):
+            port = random.randrange(floor, low)
+            if port not in _handed_out and _bindable(port):
+                _handed_out.add(port)
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        chosen: int = sock.getsockname()[1]
+    _handed_out.add(chosen)
+    return chosen
+
+
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range of ports for outgoing connections (Linux; IANA's elsewhere)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 49_152, 65_535
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def is_listening(host: str, port: int, timeout: float = 0.5) -> bool:

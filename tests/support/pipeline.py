@@ -230,13 +230,32 @@ class PipelineEnv:
             # drained, look less often (10,000 records take the worker a fraction of a second)
             time.sleep(0.5 if lag < 10_000 else 2)
         lagging = {tp: n for tp, n in self.lag_by_partition().items() if n}
+        stacks = "\n".join(self.thread_stacks(w) for w in running)
+        # the log tail first, the figures last: a report cut in its middle keeps both ends
         raise AssertionError(
+            "; ".join(self.tail(worker=w) for w in running)
+            + f"\nthreads of the workers:\n{stacks}\n"
             f"pipeline did not drain in {timeout}s: lag by partition {lagging}; "
             f"group assignment {self.group_assignment()}; "
             f"lag the workers report {[self.lagging_partitions(w) for w in running]}; "
-            f"workers' warnings {self.partition_warnings()}; "
-            + "; ".join(self.tail(worker=w) for w in running)
+            f"workers' warnings {self.partition_warnings()}"
         )
+
+    def thread_stacks(self, worker: subprocess.Popen[bytes], wait: float = 3.0) -> str:
+        """The stacks of every thread of a running worker (its SIGUSR1 writes them to its
+        log: mode's worker), compacted to the frames of this project and the Kafka client."""
+        path = self._logs.get(worker.pid, self.home / "worker.log")
+        before = path.stat().st_size if path.exists() else 0
+        try:
+            os.kill(worker.pid, signal.SIGUSR1)
+        except ProcessLookupError:
+            return "(the worker has exited)"
+        time.sleep(wait)
+        with path.open("rb") as log:
+            log.seek(before)
+            dumped = log.read().decode(errors="replace").splitlines()
+        keep = ("THREAD ", "processors/", "funnelwatch/", "confluent_kafka", "consumer.", "commit")
+        return "\n".join(line for line in dumped if any(k in line for k in keep))[-6000:]
 
     def lagging_partitions(self, worker: subprocess.Popen[bytes] | None = None) -> list[str]:
         """The worker's own per-partition lag series that are not zero (for failure reports)."""
