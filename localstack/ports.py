@@ -17,11 +17,11 @@ def free_port() -> int:
     between this call and the server's bind (seen in CI: a worker's web server failing
     with "address already in use"). Ports handed out by this process are not repeated.
     """
-    low, _ = _ephemeral_range()
+    low = _ephemeral_low()
     floor = 10_000
     if low - floor >= 2_000:
         for _ in range(200):
-            port = random.randrange(floor, low)
+            port = _rng.randrange(floor, low)
             if port not in _handed_out and _bindable(port):
                 _handed_out.add(port)
                 return port
@@ -33,15 +33,17 @@ def free_port() -> int:
 
 
 _handed_out: set[int] = set()
+_rng = random.Random()
 
 
-def _ephemeral_range() -> tuple[int, int]:
-    """The kernel's range of ports for outgoing connections (Linux; IANA's elsewhere)."""
+def _ephemeral_low() -> int:
+    """The first port of the kernel's range for outgoing connections (Linux; IANA's
+    elsewhere)."""
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
+        low, _ = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low)
     except (OSError, ValueError):
-        return 49_152, 65_535
+        return 49_152
 
 
 def _bindable(port: int) -> bool:

@@ -11,7 +11,7 @@ from funnelwatch.localstack.ports import free_port
 
 
 def test_free_ports_lie_below_the_ephemeral_range_and_are_not_repeated() -> None:
-    low, _ = ports._ephemeral_range()
+    low = ports._ephemeral_low()
     picked = [free_port() for _ in range(50)]
     assert len(set(picked)) == len(picked)
     assert all(1024 <= port < low for port in picked), (low, picked)
@@ -33,7 +33,7 @@ def test_a_port_in_use_is_never_handed_out(monkeypatch: pytest.MonkeyPatch) -> N
             probe.bind(("127.0.0.1", 0))
             vacant = probe.getsockname()[1]
         draws = iter([taken, taken, vacant])
-        monkeypatch.setattr(ports, "_ephemeral_range", lambda: (65_000, 65_535))
-        monkeypatch.setattr(ports.random, "randrange", lambda a, b: next(draws))
+        monkeypatch.setattr(ports, "_ephemeral_low", lambda: 65_000)
+        monkeypatch.setattr(ports._rng, "randrange", lambda a, b: next(draws))
         monkeypatch.setattr(ports, "_handed_out", set())
         assert free_port() == vacant
